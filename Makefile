@@ -1,0 +1,53 @@
+# Najda: two commands do everything on a fresh Debian machine.
+#   make demo   install what is missing, start the embedded PostGIS, import Riyadh, serve
+#   make test   install what is missing, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+NAJDA := $(VENV)/bin/najda
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export NAJDA_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: setup system venv demo test bench lint typecheck clean db-stop
+
+setup: system venv
+
+system:
+	@bash scripts/setup-system.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+demo: setup
+	$(NAJDA) db start
+	$(NAJDA) db migrate
+	$(NAJDA) import region riyadh
+	$(NAJDA) status
+	$(NAJDA) serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) benchmarks/routing.py
+
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+db-stop: venv
+	$(NAJDA) db stop
+
+clean:
+	-$(NAJDA) db stop
+	rm -rf .najda $(VENV) .pytest_cache artifacts

@@ -1,0 +1,99 @@
+"""Typed settings read from the environment.
+
+Every setting has a ``NAJDA_*`` variable (``DATABASE_URL`` keeps its usual name).
+Nothing is read at import time: call :func:`load_settings` where settings are needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (editable install), else the working folder."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "geo_data").is_dir():
+            return parent
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the product needs to know about its surroundings.
+
+    Attributes
+    ----------
+    database_url
+        SQLAlchemy URL of the database. Empty means the embedded cluster.
+    home
+        Folder for local state: the embedded cluster, logs, caches.
+    data_dir
+        Folder of shared source data that region manifests refer to.
+    geo_data_dir
+        Folder of project-authored manifests and catalogue files.
+    pg_port
+        Port number of the embedded cluster (its socket lives in its own folder;
+        it never listens on TCP).
+    snap_limit_m
+        A point farther than this from any road is refused by routing.
+    position_max_age_s
+        A unit whose last fix is older than this is stale and not recommended.
+    """
+
+    database_url: str = ""
+    home: Path = field(default_factory=lambda: project_root() / ".najda")
+    data_dir: Path = field(default_factory=lambda: project_root().parent / "shared" / "data")
+    geo_data_dir: Path = field(default_factory=lambda: project_root() / "geo_data")
+    pg_port: int = 54329
+    snap_limit_m: float = 500.0
+    position_max_age_s: float = 600.0
+    secret_key: str = ""
+    online: bool = True
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+_ENV = {
+    "database_url": "DATABASE_URL",
+    "home": "NAJDA_HOME",
+    "data_dir": "NAJDA_DATA_DIR",
+    "geo_data_dir": "NAJDA_GEO_DATA_DIR",
+    "pg_port": "NAJDA_PG_PORT",
+    "snap_limit_m": "NAJDA_SNAP_LIMIT_M",
+    "position_max_age_s": "NAJDA_POSITION_MAX_AGE_S",
+    "secret_key": "NAJDA_SECRET_KEY",
+    "online": "NAJDA_ONLINE",
+}
+
+
+def setting_variables() -> dict[str, str]:
+    """Map of setting name to its environment variable (documented in the README)."""
+    return dict(_ENV)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, object] = {}
+    for name, var in _ENV.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        current = getattr(defaults, name)
+        if isinstance(current, bool):
+            values[name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        elif isinstance(current, int):
+            values[name] = int(raw)
+        elif isinstance(current, float):
+            values[name] = float(raw)
+        elif isinstance(current, Path):
+            values[name] = Path(raw).expanduser().resolve()
+        else:
+            values[name] = raw
+    return replace(defaults, **values)  # type: ignore[arg-type]

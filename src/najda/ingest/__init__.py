@@ -1,0 +1,1 @@
+"""Importers: each reads and validates first, then replaces one layer atomically."""
