@@ -164,6 +164,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("region_id", "code"),
     )
     gist("station")
+    # road re-imports delete nodes; without this each deleted node scans station
+    op.create_index("ix_station_road_node_id", "station", ["road_node_id"])
 
     op.create_table(
         "unit_type", pk(),
