@@ -1,0 +1,599 @@
+"""Ranking units by road travel time, their routes, and reachable areas (isochrones).
+
+:func:`rank_units` runs ONE Dijkstra search from the incident over the reversed graph
+(:func:`scipy.sparse.csgraph.dijkstra`), bounded by a time limit that grows until the
+``k`` best units are certain, never one search per unit. A unit's ETA is the time from
+its snapped road position to the incident's: the rest of its own edge, the network part,
+and the first part of the incident's edge (or, on the same edge and ahead of it, just
+the stretch between them). Predecessors of the same search give every route.
+
+:func:`reach` and :func:`isochrone` run one forward (or backward) multi-source search
+from one or many points (stations, units) and return per-node times and polygons.
+
+All times are in seconds, distances in metres, coordinates lon/lat (EPSG:4326).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from najda.errors import InvalidInput
+from najda.routing.graph import FloatArray, Int32Array, RoadGraph, Search, search_for
+from najda.routing.profiles import TravelTimeProfile, edge_weights
+from najda.routing.snap import OffNetwork, Snap, Snaps, snap_point, snap_points
+
+_GROWTH = 2.0
+_MAX_BOUNDED_SEARCHES = 5
+_DETOUR = 1.6
+_SLACK = 1.25
+
+Reason = Literal["off_network", "unreachable"]
+
+
+@dataclass(frozen=True)
+class UnitPosition:
+    """A unit that may respond: its id and last known position.
+
+    Eligibility (status, agency, capability, fix age) is the caller's business; every
+    unit passed to :func:`rank_units` is a candidate.
+    """
+
+    id: int
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True, eq=False)
+class Route:
+    """A drivable path from a unit's road position to the incident's.
+
+    Attributes
+    ----------
+    coords
+        (n, 2) lon/lat vertices, unit end first.
+    edge_ids
+        ``road_edge.id`` of every edge used, partial end edges included, in order.
+    """
+
+    coords: NDArray[np.float64]
+    edge_ids: NDArray[np.int64]
+
+    def linestring(self) -> shapely.LineString:
+        return shapely.LineString(self.coords)
+
+    def geojson(self) -> dict[str, Any]:
+        return {"type": "LineString", "coordinates": self.coords.tolist()}
+
+
+@dataclass(frozen=True)
+class RankedUnit:
+    """One of the ``k`` best units.
+
+    Attributes
+    ----------
+    unit_id
+        The unit's id.
+    eta_s
+        Travel time from its road position to the incident's.
+    distance_m
+        Road distance along that route.
+    snap_distance_m
+        Distance from the unit's position to the road it was snapped to.
+    route
+        The route geometry.
+    """
+
+    unit_id: int
+    eta_s: float
+    distance_m: float
+    snap_distance_m: float
+    route: Route
+
+
+@dataclass(frozen=True)
+class ExcludedUnit:
+    """A unit left out, with why: ``off_network`` (too far from any road) or
+    ``unreachable`` (no road path to the incident, e.g. another network component)."""
+
+    unit_id: int
+    reason: Reason
+    message: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Result of :func:`rank_units`.
+
+    Attributes
+    ----------
+    incident
+        The incident's road position (``incident.distance_m`` is its snap distance).
+    ranked
+        Up to ``k`` units, best first (ETA, then unit id). Empty when no unit can come.
+    excluded
+        Units that cannot respond, with reasons. Units simply slower than the ``k``-th
+        are in neither list.
+    limit_s
+        Time bound of the last search (``inf`` when it was unbounded).
+    searches
+        Dijkstra runs used (1 unless the bound had to grow).
+    profile, hour
+        Travel-time profile applied and the local hour it was applied for.
+    """
+
+    incident: Snap
+    ranked: tuple[RankedUnit, ...]
+    excluded: tuple[ExcludedUnit, ...]
+    limit_s: float
+    searches: int
+    profile: str
+    hour: int | None
+
+
+# -- ranking -------------------------------------------------------------------------------
+
+def rank_units(graph: RoadGraph, point: tuple[float, float], units: Sequence[UnitPosition],
+               k: int, *, at: datetime | None = None,
+               profile: TravelTimeProfile | None = None,
+               snap_limit_m: float | None = None) -> Ranking:
+    """The ``k`` units that reach ``point`` soonest by road.
+
+    Parameters
+    ----------
+    graph
+        The road graph (see :class:`~najda.routing.graph.GraphCache`).
+    point
+        Incident location ``(lon, lat)``.
+    units
+        Candidate units; ids must be unique.
+    k
+        How many to return (fewer when fewer can come).
+    at
+        Time the ranking is for, which picks the profile's hour (default: now).
+    profile
+        Travel-time profile (default: free flow, the stored travel times).
+    snap_limit_m
+        Snapping limit for the incident and the units (default: the graph's).
+
+    Returns
+    -------
+    Ranking
+        The best units with ETA, distance, snap distances and routes, and the units
+        excluded with a reason.
+
+    Raises
+    ------
+    OffNetwork
+        The incident is farther than the snapping limit from every road.
+    InvalidInput
+        ``k`` < 1 or duplicate unit ids.
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise InvalidInput("k must be a positive integer", details={"k": k})
+    incident = snap_point(graph, float(point[0]), float(point[1]), limit_m=snap_limit_m)
+    weights, key, hour = edge_weights(graph, profile, at)
+    name = profile.name if profile is not None else "free_flow"
+    ids = np.fromiter((u.id for u in units), dtype=np.int64, count=len(units))
+    if np.unique(ids).size != ids.size:
+        raise InvalidInput("unit ids must be unique")
+    if ids.size == 0:
+        return Ranking(incident, (), (), 0.0, 0, name, hour)
+    snaps = snap_points(graph, [u.lon for u in units], [u.lat for u in units],
+                        limit_m=snap_limit_m)
+    excluded = _excluded_before_search(graph, incident, snaps, ids)
+    search = search_for(graph, weights, key, reverse=True)
+    state = _search_until_certain(graph, search, weights, key, incident, snaps, k)
+    excluded += _unreachable_after(state, snaps, ids)
+    chosen = _best(ids, state, k)
+    ranked = tuple(_ranked_unit(graph, search, weights, incident, snaps, state, i, ids)
+                   for i in chosen)
+    excluded.sort(key=lambda x: x.unit_id)
+    return Ranking(incident, ranked, tuple(excluded), state.limit, state.searches, name, hour)
+
+
+@dataclass
+class _State:
+    """One reverse search and the ETAs it implies."""
+
+    dist: FloatArray
+    pred: Int32Array
+    limit: float
+    searches: int
+    eta: FloatArray
+    via: NDArray[np.int64]
+    candidate: NDArray[np.bool_]
+    src_pos: list[tuple[int, float]]
+    sources: list[_Source]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the reverse search starts: a node, the time from it to the incident, and
+    the stretch ``[f_from, f_to]`` of ``edge`` that time covers."""
+
+    node: int
+    offset: float
+    edge: int
+    f_from: float
+    f_to: float
+
+
+def _positions(edge: int, fraction: float, twin: int) -> list[tuple[int, float]]:
+    """The directed (edge, fraction) places of one snapped position."""
+    out = [(edge, fraction)]
+    if twin >= 0:
+        out.append((twin, 1.0 - fraction))
+    return out
+
+
+def _excluded_before_search(graph: RoadGraph, incident: Snap, snaps: Snaps,
+                            ids: NDArray[np.int64]) -> list[ExcludedUnit]:
+    out = [ExcludedUnit(int(ids[i]), "off_network",
+                        f"{_m(snaps.distance_m[i])} from the nearest road")
+           for i in np.flatnonzero(~snaps.ok)]
+    comp = graph.component[graph.edge_u[np.maximum(snaps.edge, 0)]]
+    other = snaps.ok & (comp != graph.component[graph.edge_u[incident.edge]])
+    out += [ExcludedUnit(int(ids[i]), "unreachable",
+                         "on a road network not connected to the incident's")
+            for i in np.flatnonzero(other)]
+    return out
+
+
+def _m(d: float) -> str:
+    return f"{d:.0f} m" if math.isfinite(d) else "far"
+
+
+def _incident_sources(graph: RoadGraph, w: FloatArray, incident: Snap) -> list[_Source]:
+    """From each directed place's tail; from its head too when it sits on the head."""
+    out = []
+    for e, f in _positions(incident.edge, incident.fraction, incident.twin):
+        out.append(_Source(int(graph.edge_u[e]), float(f * w[e]), e, 0.0, f))
+        if f >= 1.0:
+            out.append(_Source(int(graph.edge_v[e]), 0.0, e, 1.0, 1.0))
+    return out
+
+
+def _search_until_certain(graph: RoadGraph, search: Search, w: FloatArray,
+                          key: tuple[object, ...], incident: Snap, snaps: Snaps,
+                          k: int) -> _State:
+    src = _positions(incident.edge, incident.fraction, incident.twin)
+    sources = _incident_sources(graph, w, incident)
+    src_nodes = np.array([s.node for s in sources], dtype=np.int32)
+    src_off = np.array([s.offset for s in sources], dtype=np.float64)
+    comp = graph.component[graph.edge_u[np.maximum(snaps.edge, 0)]]
+    candidate = snaps.ok & (comp == graph.component[src_nodes[0]])
+    need = min(k, int(candidate.sum()))
+    crow = _kth_crow(graph, incident, snaps, candidate, need) if need else 0.0
+    pace = _pace(graph, key)
+    limit = _SLACK * pace.value * crow + 5.0 if need else 0.0
+    searches = 0
+    while True:
+        dist, pred = search.run(src_nodes, src_off, limit=limit)
+        searches += 1
+        eta, via = _unit_etas(graph, w, dist, snaps, src)
+        eta = np.where(candidate, eta, np.inf)
+        certain = eta[eta <= limit]
+        if certain.size >= need or not math.isfinite(limit):
+            if need and crow > 50.0 and certain.size >= need:
+                pace.learn(float(np.partition(certain, need - 1)[need - 1]) / crow)
+            return _State(dist, pred, limit, searches, eta, via, candidate, src, sources)
+        limit = limit * _GROWTH if searches < _MAX_BOUNDED_SEARCHES else math.inf
+
+
+class _Pace:
+    """Seconds of road time per metre of straight line, learnt from past rankings.
+
+    Only the first search bound depends on it (how much of the graph the first search
+    explores), never a result: results are exact whatever the bound.
+    """
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def learn(self, observed: float) -> None:
+        if math.isfinite(observed) and observed > 0:
+            self.value = 0.7 * self.value + 0.3 * observed
+
+
+def _pace(graph: RoadGraph, key: tuple[object, ...]) -> _Pace:
+    def first() -> _Pace:
+        return _Pace(_DETOUR / float(np.median(graph.length_m / graph.travel_time_s)))
+
+    pace: _Pace = graph.memo(("pace", key), first)
+    return pace
+
+
+def _kth_crow(graph: RoadGraph, incident: Snap, snaps: Snaps, candidate: NDArray[np.bool_],
+              need: int) -> float:
+    """Straight-line distance from the incident to the ``need``-th nearest candidate."""
+    q = graph.frame.to_xy([incident.lon], [incident.lat])[0]
+    xy = graph.frame.to_xy(snaps.lon[candidate], snaps.lat[candidate])
+    crow = np.hypot(*(xy - q).T)
+    return float(np.partition(crow, need - 1)[need - 1])
+
+
+def _unit_etas(graph: RoadGraph, w: FloatArray, dist: FloatArray, snaps: Snaps,
+               src: list[tuple[int, float]]) -> tuple[FloatArray, NDArray[np.int64]]:
+    """ETA per unit and how: 0 = via its edge's head, 1 = via its twin's head,
+    2 = from its edge's tail when it sits on it, 3 + j = straight along the incident's
+    j-th directed place."""
+    edge = np.maximum(snaps.edge, 0)
+    twin = snaps.twin
+    f = snaps.fraction
+    options = np.full((edge.size, 3 + len(src)), np.inf)
+    options[:, 0] = (1.0 - f) * w[edge] + dist[graph.edge_v[edge]]
+    has_twin = twin >= 0
+    tw = np.maximum(twin, 0)
+    options[has_twin, 1] = (f * w[tw] + dist[graph.edge_v[tw]])[has_twin]
+    at_tail = f <= 0.0
+    options[at_tail, 2] = dist[graph.edge_u[edge[at_tail]]]
+    for j, (e, fi) in enumerate(src):
+        same = (edge == e) & (f <= fi)
+        options[same, 3 + j] = (fi - f[same]) * w[e]
+        same_twin = has_twin & (tw == e) & (1.0 - f <= fi)
+        options[same_twin, 3 + j] = (fi - (1.0 - f[same_twin])) * w[e]
+    via = np.argmin(options, axis=1)
+    return options[np.arange(edge.size), via], via
+
+
+def _unreachable_after(state: _State, snaps: Snaps,
+                       ids: NDArray[np.int64]) -> list[ExcludedUnit]:
+    if math.isfinite(state.limit):
+        return []
+    lost = state.candidate & ~np.isfinite(state.eta)
+    return [ExcludedUnit(int(ids[i]), "unreachable",
+                         "no road path to the incident (one-way streets or closed roads)")
+            for i in np.flatnonzero(lost)]
+
+
+def _best(ids: NDArray[np.int64], state: _State, k: int) -> NDArray[np.int64]:
+    certain = np.flatnonzero(np.isfinite(state.eta) & (state.eta <= state.limit))
+    order = np.lexsort((ids[certain], state.eta[certain]))
+    return certain[order[:k]]
+
+
+# -- routes --------------------------------------------------------------------------------
+
+def _ranked_unit(graph: RoadGraph, search: Search, w: FloatArray, incident: Snap,
+                 snaps: Snaps, state: _State, i: int, ids: NDArray[np.int64]) -> RankedUnit:
+    via = int(state.via[i])
+    f = float(snaps.fraction[i])
+    if via >= 3:
+        e, fi = state.src_pos[via - 3]
+        fu = f if e == snaps.edge[i] else 1.0 - f
+        pieces = [_piece(graph, e, fu, fi)]
+        edges = [e]
+        distance = (fi - fu) * graph.length_m[e]
+    else:
+        e = int(snaps.edge[i]) if via != 1 else int(snaps.twin[i])
+        fu = 1.0 if via == 2 else (f if via == 0 else 1.0 - f)
+        path = _node_path(state.pred, int(graph.edge_v[e] if via != 2 else graph.edge_u[e]),
+                          search.n)
+        mids = search.entries_of(path[1:], path[:-1]) if path.size > 1 else np.zeros(0, int)
+        end = _entry_source(state, int(path[-1]))
+        edges = [*([e] if via != 2 else []), *mids.tolist(), end.edge]
+        pieces = [_piece(graph, e, fu, 1.0) if via != 2 else graph.edge_xy(e)[:1],
+                  _edges_xy(graph, mids), _piece(graph, end.edge, end.f_from, end.f_to)]
+        distance = ((1.0 - fu) * graph.length_m[e] + graph.length_m[mids].sum()
+                    + (end.f_to - end.f_from) * graph.length_m[end.edge])
+    route = Route(graph.to_lonlat(_join(pieces)), graph.edge_id[np.asarray(edges, dtype=int)])
+    return RankedUnit(int(ids[i]), float(state.eta[i]), float(distance),
+                      float(snaps.distance_m[i]), route)
+
+
+def _node_path(pred: Int32Array, start: int, virtual: int) -> Int32Array:
+    """Nodes from ``start`` following predecessors to the search's start node."""
+    nodes = [start]
+    x = int(pred[start])
+    while x != virtual and x >= 0:
+        nodes.append(x)
+        x = int(pred[x])
+    return np.asarray(nodes, dtype=np.int32)
+
+
+def _entry_source(state: _State, node: int) -> _Source:
+    """The cheapest search source at ``node`` (where the route reaches the incident)."""
+    return min((s for s in state.sources if s.node == node), key=lambda s: s.offset)
+
+
+def _piece(graph: RoadGraph, edge: int, f0: float, f1: float) -> FloatArray:
+    """Metric vertices of an edge between fractions ``f0`` <= ``f1`` of its length."""
+    xy = graph.edge_xy(edge)
+    cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    d0, d1 = f0 * cum[-1], f1 * cum[-1]
+    inner = xy[(cum > d0) & (cum < d1)]
+    ends = np.column_stack([np.interp([d0, d1], cum, xy[:, 0]),
+                            np.interp([d0, d1], cum, xy[:, 1])])
+    return np.vstack([ends[:1], inner, ends[1:]])
+
+
+def _edges_xy(graph: RoadGraph, edges: NDArray[np.integer[Any]]) -> FloatArray:
+    """Vertices of consecutive edges, in one gather (no loop over edges)."""
+    if edges.size == 0:
+        return np.zeros((0, 2))
+    starts = graph.geom_offsets[edges]
+    counts = graph.geom_offsets[edges + 1] - starts
+    shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return graph.geom_xy[shift + np.arange(int(counts.sum()))]
+
+
+def _join(pieces: Sequence[FloatArray]) -> FloatArray:
+    xy = np.vstack(pieces)
+    keep = np.ones(len(xy), dtype=bool)
+    keep[1:] = np.any(np.abs(np.diff(xy, axis=0)) > 1e-9, axis=1)
+    return xy[keep]
+
+
+# -- reachability and isochrones -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reach:
+    """Travel times between one or many points and every node.
+
+    Attributes
+    ----------
+    node_times_s
+        Per node index: time from the nearest source (``direction="from"``) or to the
+        nearest target (``direction="to"``); ``inf`` beyond ``limit_s`` or unreachable.
+    sources
+        Road positions of the points; ``sources.ok`` is False for points left out
+        because they are beyond the snapping limit.
+    direction, limit_s, profile, hour
+        How it was computed.
+    """
+
+    graph: RoadGraph
+    node_times_s: FloatArray
+    sources: Snaps
+    direction: Literal["from", "to"]
+    limit_s: float
+    weights: FloatArray
+    profile: str
+    hour: int | None
+
+    def area(self, within_s: float, *, buffer_m: float = 40.0) -> shapely.Geometry:
+        """The roads reachable within ``within_s``, buffered into (Multi)Polygon lon/lat.
+
+        Partial edges at the boundary are cut where the time runs out.
+        """
+        if within_s > self.limit_s:
+            raise InvalidInput("within_s exceeds the limit this reach was computed for",
+                               details={"within_s": within_s, "limit_s": self.limit_s})
+        lines = _reached_lines(self, within_s)
+        if not lines:
+            return shapely.Polygon()
+        metric = shapely.buffer(shapely.multilinestrings(lines), buffer_m, quad_segs=4)
+        return shapely.transform(metric, self.graph.to_lonlat)
+
+
+@dataclass(frozen=True)
+class Isochrone:
+    """The area reachable within ``minutes``, and the per-node times behind it."""
+
+    minutes: float
+    polygon: shapely.Geometry
+    reach: Reach
+
+
+def reach(graph: RoadGraph, points: Any, *, limit_s: float = math.inf,
+          direction: Literal["from", "to"] = "from", at: datetime | None = None,
+          profile: TravelTimeProfile | None = None,
+          snap_limit_m: float | None = None) -> Reach:
+    """Times from (or to) the nearest of ``points`` for every node, in one search.
+
+    Parameters
+    ----------
+    graph
+        The road graph.
+    points
+        One ``(lon, lat)`` or a sequence / (n, 2) array of them.
+    limit_s
+        Stop the search at this time (``inf``: the whole network).
+    direction
+        ``"from"``: leaving the points (stations, units driving out); ``"to"``:
+        arriving at them.
+    at, profile
+        Travel-time profile and the time it is applied for.
+    snap_limit_m
+        Points farther from any road are left out (default: the graph's limit).
+
+    Raises
+    ------
+    OffNetwork
+        None of the points is within the snapping limit.
+    """
+    xy = np.asarray(points, dtype=np.float64)
+    xy = xy.reshape(1, 2) if xy.ndim == 1 else xy
+    if xy.ndim != 2 or xy.shape[1] != 2 or xy.shape[0] == 0:
+        raise InvalidInput("points must be (lon, lat) pairs")
+    snaps = snap_points(graph, xy[:, 0], xy[:, 1], limit_m=snap_limit_m)
+    if not snaps.ok.any():
+        raise OffNetwork("no point is within the snapping limit of a road",
+                         details={"points": int(xy.shape[0])})
+    w, key, hour = edge_weights(graph, profile, at)
+    nodes, offsets = _sources(graph, w, snaps, forward=direction == "from")
+    search = search_for(graph, w, key, reverse=direction == "to")
+    dist, _ = search.run(nodes, offsets, limit=limit_s)
+    return Reach(graph, dist[:-1], snaps, direction, float(limit_s), w,
+                 profile.name if profile is not None else "free_flow", hour)
+
+
+def isochrone(graph: RoadGraph, points: Any, minutes: float, *,
+              direction: Literal["from", "to"] = "from", at: datetime | None = None,
+              profile: TravelTimeProfile | None = None, buffer_m: float = 40.0,
+              snap_limit_m: float | None = None) -> Isochrone:
+    """The area reachable within ``minutes`` of one or many points (see :func:`reach`)."""
+    if not minutes > 0:
+        raise InvalidInput("minutes must be positive", details={"minutes": minutes})
+    r = reach(graph, points, limit_s=minutes * 60.0, direction=direction, at=at,
+              profile=profile, snap_limit_m=snap_limit_m)
+    return Isochrone(float(minutes), r.area(minutes * 60.0, buffer_m=buffer_m), r)
+
+
+def _sources(graph: RoadGraph, w: FloatArray, snaps: Snaps,
+             *, forward: bool) -> tuple[Int32Array, FloatArray]:
+    nodes: list[int] = []
+    offsets: list[float] = []
+    for i in np.flatnonzero(snaps.ok):
+        for e, f in _positions(int(snaps.edge[i]), float(snaps.fraction[i]),
+                               int(snaps.twin[i])):
+            nodes.append(int(graph.edge_v[e] if forward else graph.edge_u[e]))
+            offsets.append(float(((1.0 - f) if forward else f) * w[e]))
+    return np.asarray(nodes, dtype=np.int32), np.asarray(offsets, dtype=np.float64)
+
+
+def _reached_lines(r: Reach, within_s: float) -> list[FloatArray]:
+    """Metric polylines of every reached edge part."""
+    g, w, t = r.graph, r.weights, r.node_times_s
+    forward = r.direction == "from"
+    start = t[g.edge_u] if forward else t[g.edge_v]
+    share = np.clip((within_s - start) / w, 0.0, 1.0)
+    full = np.flatnonzero(share >= 1.0)
+    part = np.flatnonzero((share > 0.0) & (share < 1.0))
+    lines = [g.edge_xy(int(e)) for e in full]
+    lines += [_piece(g, int(e), 0.0, share[e]) if forward
+              else _piece(g, int(e), 1.0 - share[e], 1.0) for e in part]
+    for i in np.flatnonzero(r.sources.ok):
+        for e, f in _positions(int(r.sources.edge[i]), float(r.sources.fraction[i]),
+                               int(r.sources.twin[i])):
+            span = within_s / w[e]
+            lines.append(_piece(g, e, f, min(1.0, f + span)) if forward
+                         else _piece(g, e, max(0.0, f - span), f))
+    return lines
+
+
+def node_travel_times(graph: RoadGraph, nodes: Any, *, direction: Literal["from", "to"] = "from",
+                      limit_s: float = math.inf, at: datetime | None = None,
+                      profile: TravelTimeProfile | None = None) -> FloatArray:
+    """Times from (or to) the nearest of some nodes to (from) every node, in one search.
+
+    Parameters
+    ----------
+    graph
+        The road graph.
+    nodes
+        Node *indices* (see :meth:`RoadGraph.node_index` to turn ``road_node.id`` into
+        indices), e.g. the nodes stations are linked to.
+    direction, limit_s, at, profile
+        As in :func:`reach`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per node index, the time; ``inf`` when unreachable or beyond ``limit_s``.
+    """
+    start = np.atleast_1d(np.asarray(nodes, dtype=np.int32))
+    if start.size == 0 or start.min() < 0 or start.max() >= graph.node_count:
+        raise InvalidInput("nodes must be valid node indices")
+    w, key, _ = edge_weights(graph, profile, at)
+    search = search_for(graph, w, key, reverse=direction == "to")
+    dist, _ = search.run(start, np.zeros(start.size), limit=limit_s)
+    return dist[:-1]

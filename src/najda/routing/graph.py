@@ -1,0 +1,526 @@
+"""The travel-time road graph: compact numpy arrays built from ``road_node``/``road_edge``.
+
+A :class:`RoadGraph` holds, per node, its database id and lon/lat; per directed edge, its
+database id, tail and head node index, length, base travel time, road class and geometry
+(one flat coordinate array plus offsets, in a local metric frame). Nothing in it is a
+Python object per edge. Shortest-path searches run on CSR matrices derived from it
+(:mod:`scipy.sparse.csgraph`), built lazily per travel-time profile and cached.
+
+Coordinates are kept in a local equirectangular frame (metres east/north of the graph's
+centre, x scaled by the cosine of the centre latitude); :meth:`RoadGraph.to_lonlat`
+inverts it exactly. Snapping corrects the x scale to the query point's latitude, so the
+distances it reports are metric to well under 0.1 % at city and region scale.
+
+Load a graph with :func:`load_graph`, or through a :class:`GraphCache`, which rebuilds
+it when the region's ``graph_version`` changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.csgraph import connected_components, dijkstra
+from sqlalchemy import Engine, text
+
+from najda.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+EARTH_RADIUS_M = 6_371_008.8
+_DEG = math.pi / 180.0
+_FETCH_ROWS = 50_000
+_PROGRESS_FROM_ROWS = 100_000
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Int32Array = NDArray[np.int32]
+
+
+@dataclass(frozen=True)
+class MetricFrame:
+    """Local equirectangular frame: metres east and north of (lon0, lat0)."""
+
+    lon0: float
+    lat0: float
+
+    @property
+    def kx(self) -> float:
+        return EARTH_RADIUS_M * _DEG * math.cos(self.lat0 * _DEG)
+
+    @property
+    def ky(self) -> float:
+        return EARTH_RADIUS_M * _DEG
+
+    def to_xy(self, lon: Any, lat: Any) -> FloatArray:
+        """(n, 2) metric coordinates of lon/lat arrays (or scalars)."""
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        return np.column_stack([(lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky])
+
+    def to_lonlat(self, xy: FloatArray) -> FloatArray:
+        """(n, 2) lon/lat of metric coordinates (exact inverse of :meth:`to_xy`)."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        return np.column_stack([xy[:, 0] / self.kx + self.lon0, xy[:, 1] / self.ky + self.lat0])
+
+
+@dataclass(eq=False)
+class RoadGraph:
+    """A directed road graph for one region and graph version.
+
+    Attributes
+    ----------
+    region
+        Region code the graph was loaded for.
+    version
+        ``graph_version.version`` it was built from (0 when the region has none).
+    node_id, lon, lat
+        Per node: database id (sorted ascending) and coordinates.
+    edge_id, edge_u, edge_v
+        Per directed edge: database id, tail and head node *index*.
+    length_m, travel_time_s
+        Per edge: length and base (free-flow) travel time.
+    highway_code, highway_classes
+        Per edge: index into ``highway_classes`` (road class names, sorted).
+    geom_offsets, geom_xy
+        Edge ``e`` has vertices ``geom_xy[geom_offsets[e]:geom_offsets[e + 1]]`` in
+        :attr:`frame` metres, oriented from tail to head.
+    frame
+        The metric frame of ``geom_xy``.
+    twin
+        Per edge: index of the opposite edge of the same two-way road (head and tail
+        swapped, same length), or -1.
+    component
+        Per node: weakly connected component label. Nodes in different components can
+        never reach each other.
+    snap_limit_m
+        Default snapping limit (from ``settings.snap_limit_m`` when loaded).
+    source
+        Where the graph came from, for logs and reports.
+    """
+
+    region: str
+    version: int
+    node_id: IntArray
+    lon: FloatArray
+    lat: FloatArray
+    edge_id: IntArray
+    edge_u: Int32Array
+    edge_v: Int32Array
+    length_m: FloatArray
+    travel_time_s: FloatArray
+    highway_code: NDArray[np.uint16]
+    highway_classes: tuple[str, ...]
+    geom_offsets: IntArray
+    geom_xy: FloatArray
+    frame: MetricFrame
+    twin: Int32Array
+    component: Int32Array
+    snap_limit_m: float = 500.0
+    source: str = ""
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def node_count(self) -> int:
+        return int(self.node_id.shape[0])
+
+    @property
+    def edge_count(self) -> int:
+        return int(self.edge_id.shape[0])
+
+    def node_index(self, ids: Any) -> Int32Array:
+        """Node indices of database ids; :class:`~najda.errors.NotFound` for unknown ids."""
+        ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
+        pos = np.searchsorted(self.node_id, ids)
+        pos = np.minimum(pos, self.node_count - 1)
+        missing = self.node_id[pos] != ids
+        if np.any(missing):
+            raise NotFound("road node not in the graph",
+                           details={"node_ids": ids[missing][:10].tolist()})
+        return pos.astype(np.int32)
+
+    def edge_xy(self, edge: int) -> FloatArray:
+        """Metric vertices of one edge, tail to head."""
+        return self.geom_xy[self.geom_offsets[edge]:self.geom_offsets[edge + 1]]
+
+    def to_lonlat(self, xy: FloatArray) -> FloatArray:
+        return self.frame.to_lonlat(xy)
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (caches of searches and the snap index excluded)."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    def memo(self, key: Any, build: Callable[[], Any], *, keep: int = 8) -> Any:
+        """A derived structure cached on the graph (search matrices, snap index)."""
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = build()
+        with self._lock:
+            self._cache[key] = value
+            weighted = [k for k in self._cache if isinstance(k, tuple) and k[0] == "search"]
+            for old in weighted[:-keep]:
+                del self._cache[old]
+        return value
+
+
+# -- building from arrays ----------------------------------------------------------------
+
+def build_graph(*, region: str, version: int, node_id: Any, lon: Any, lat: Any,
+                edge_id: Any, edge_u_id: Any, edge_v_id: Any, length_m: Any,
+                travel_time_s: Any, highway: Any, geom_offsets: Any | None = None,
+                geom_lonlat: Any | None = None, snap_limit_m: float = 500.0,
+                source: str = "") -> RoadGraph:
+    """A :class:`RoadGraph` from plain arrays (the loader and the generator both use it).
+
+    Parameters
+    ----------
+    region, version
+        Identify the graph.
+    node_id, lon, lat
+        Nodes: database id and coordinates (any order).
+    edge_id, edge_u_id, edge_v_id
+        Directed edges with tail and head given as node *ids*.
+    length_m, travel_time_s, highway
+        Per edge length, base travel time (> 0) and road class name.
+    geom_offsets, geom_lonlat
+        Edge geometries as offsets into one (n, 2) lon/lat array; straight lines between
+        the end nodes when omitted.
+    snap_limit_m
+        Default snapping limit for this graph.
+    source
+        A description for logs.
+    """
+    node_id = np.asarray(node_id, dtype=np.int64)
+    order = np.argsort(node_id, kind="stable")
+    node_id = node_id[order]
+    if node_id.size and np.any(node_id[1:] == node_id[:-1]):
+        raise ValueError("duplicate road node ids")
+    lon = np.asarray(lon, dtype=np.float64)[order]
+    lat = np.asarray(lat, dtype=np.float64)[order]
+    frame = MetricFrame(float(np.mean(lon)) if lon.size else 0.0,
+                        float(np.mean(lat)) if lat.size else 0.0)
+    u = _lookup(node_id, np.asarray(edge_u_id, dtype=np.int64))
+    v = _lookup(node_id, np.asarray(edge_v_id, dtype=np.int64))
+    classes, codes = np.unique(np.asarray(highway, dtype=object).astype(str), return_inverse=True)
+    if geom_offsets is None or geom_lonlat is None:
+        offsets = np.arange(0, 2 * u.size + 1, 2, dtype=np.int64)
+        xy = frame.to_xy(np.column_stack([lon[u], lon[v]]).ravel(),
+                         np.column_stack([lat[u], lat[v]]).ravel())
+    else:
+        offsets = np.asarray(geom_offsets, dtype=np.int64)
+        pts = np.asarray(geom_lonlat, dtype=np.float64).reshape(-1, 2)
+        xy = frame.to_xy(pts[:, 0], pts[:, 1])
+    length = np.asarray(length_m, dtype=np.float64)
+    graph = RoadGraph(
+        region=region, version=int(version), node_id=node_id, lon=lon, lat=lat,
+        edge_id=np.asarray(edge_id, dtype=np.int64), edge_u=u, edge_v=v, length_m=length,
+        travel_time_s=np.asarray(travel_time_s, dtype=np.float64),
+        highway_code=codes.astype(np.uint16), highway_classes=tuple(str(c) for c in classes),
+        geom_offsets=offsets, geom_xy=xy, frame=frame, twin=_twins(u, v, length),
+        component=_weak_components(node_id.size, u, v), snap_limit_m=float(snap_limit_m),
+        source=source)
+    _validate(graph)
+    return graph
+
+
+def _lookup(sorted_ids: IntArray, ids: IntArray) -> Int32Array:
+    pos = np.searchsorted(sorted_ids, ids)
+    pos = np.minimum(pos, max(sorted_ids.size - 1, 0))
+    if ids.size and (sorted_ids.size == 0 or np.any(sorted_ids[pos] != ids)):
+        raise ValueError("an edge refers to a node that is not in the graph")
+    return pos.astype(np.int32)
+
+
+def _twins(u: Int32Array, v: Int32Array, length: FloatArray) -> Int32Array:
+    """For each edge, the edge v->u of (nearly) the same length, else -1."""
+    twin = np.full(u.size, -1, dtype=np.int32)
+    if u.size == 0:
+        return twin
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    rounded = np.round(length, 1)
+    order = np.lexsort((u > v, rounded, hi, lo))
+    a, b = order[:-1], order[1:]
+    pair = ((lo[a] == lo[b]) & (hi[a] == hi[b]) & (rounded[a] == rounded[b])
+            & (u[a] == v[b]) & (v[a] == u[b]) & (u[a] != v[a]))
+    twin[a[pair]] = b[pair]
+    twin[b[pair]] = a[pair]
+    return twin
+
+
+def _weak_components(n: int, u: Int32Array, v: Int32Array) -> Int32Array:
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
+    adj = sp.csr_matrix((np.ones(u.size), (u, v)), shape=(n, n))
+    _, labels = connected_components(adj, directed=True, connection="weak")
+    return labels.astype(np.int32)
+
+
+def _validate(graph: RoadGraph) -> None:
+    m = graph.edge_count
+    sizes = [graph.edge_v.size, graph.length_m.size, graph.travel_time_s.size,
+             graph.highway_code.size, graph.geom_offsets.size - 1]
+    if any(s != m for s in sizes):
+        raise ValueError("edge arrays differ in length")
+    if m and not np.all(graph.travel_time_s > 0):
+        raise ValueError("travel times must be positive")
+    if m and np.any(np.diff(graph.geom_offsets) < 2):
+        raise ValueError("every edge geometry needs at least two vertices")
+
+
+# -- searches ------------------------------------------------------------------------------
+
+class Search:
+    """A CSR matrix for one direction and one set of edge weights, with a virtual source.
+
+    Row ``n`` (one past the real nodes) is a virtual node whose out-entries are
+    rewritten per query, so one Dijkstra run starts from several road positions, each
+    with its own initial time (the partial edge to the first node). A lock makes the
+    rewrite and the run atomic across threads.
+    """
+
+    def __init__(self, n: int, src: Int32Array, dst: Int32Array, weight: FloatArray,
+                 *, capacity: int = 4) -> None:
+        self.n = n
+        keep = src != dst
+        edges = np.flatnonzero(keep).astype(np.int32)
+        # the cheapest of parallel edges wins; ties go to the lower edge index
+        order = np.lexsort((edges, weight[edges], dst[edges], src[edges]))
+        edges = edges[order]
+        s, d = src[edges], dst[edges]
+        first = np.ones(edges.size, dtype=bool)
+        first[1:] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
+        self.entry_edge = edges[first]
+        self.rows = s[first].astype(np.int32)
+        self.cols = d[first].astype(np.int32)
+        self.weight = weight[self.entry_edge].astype(np.float64)
+        self.keys = self.rows.astype(np.int64) * (n + 1) + self.cols
+        self._lock = threading.Lock()
+        self._build(capacity)
+
+    def _build(self, capacity: int) -> None:
+        n, nnz = self.n, self.rows.size
+        indptr = np.empty(n + 2, dtype=np.int32)
+        indptr[: n + 1] = np.searchsorted(self.rows, np.arange(n + 1)).astype(np.int32)
+        indptr[n + 1] = nnz + capacity
+        indices = np.concatenate([self.cols, np.full(capacity, n, dtype=np.int32)])
+        data = np.concatenate([self.weight, np.ones(capacity)])
+        self.capacity = capacity
+        self.matrix = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+
+    def run(self, nodes: Int32Array, offsets: FloatArray, *,
+            limit: float = np.inf) -> tuple[FloatArray, Int32Array]:
+        """Distances and predecessors from the virtual source (index ``n``).
+
+        Parameters
+        ----------
+        nodes, offsets
+            Start nodes and their initial times (>= 0).
+        limit
+            Nodes farther than this are left at ``inf``.
+        """
+        with self._lock:
+            if nodes.size > self.capacity:
+                self._build(max(2 * self.capacity, int(nodes.size)))
+            nnz = self.rows.size
+            idx, data = self.matrix.indices, self.matrix.data
+            idx[nnz:] = self.n
+            data[nnz:] = 1.0
+            idx[nnz:nnz + nodes.size] = nodes
+            data[nnz:nnz + nodes.size] = offsets
+            dist, pred = dijkstra(self.matrix, directed=True, indices=self.n,
+                                  return_predecessors=True, limit=limit)
+        return dist, pred
+
+    def entries_of(self, rows: Int32Array, cols: Int32Array) -> Int32Array:
+        """Edge index behind each (row, col) entry of this search's matrix.
+
+        For a reverse search, row ``y`` col ``x`` is the forward edge ``x -> y``.
+        """
+        pos = np.searchsorted(self.keys, rows.astype(np.int64) * (self.n + 1) + cols)
+        return self.entry_edge[pos]
+
+
+def search_for(graph: RoadGraph, weight: FloatArray, weight_key: Any, *,
+               reverse: bool) -> Search:
+    """The cached :class:`Search` of ``graph`` for these edge weights and direction."""
+    def build() -> Search:
+        src, dst = (graph.edge_v, graph.edge_u) if reverse else (graph.edge_u, graph.edge_v)
+        return Search(graph.node_count, src, dst, weight)
+
+    search: Search = graph.memo(("search", weight_key, reverse), build)
+    return search
+
+
+# -- loading from PostGIS ------------------------------------------------------------------
+
+_NODE_SQL = """
+    SELECT n.id, ST_X(n.geom), ST_Y(n.geom) FROM road_node n
+    WHERE n.region_id = :rid ORDER BY n.id
+"""
+_EDGE_SQL = """
+    SELECT e.id, e.u, e.v, e.length_m, e.travel_time_s, e.highway, ST_AsBinary(e.geom)
+    FROM road_edge e WHERE e.region_id = :rid ORDER BY e.id
+"""
+
+
+def region_graph_version(engine: Engine, region: str) -> tuple[int, int]:
+    """(region id, latest graph version) of ``region``; version 0 when it has none."""
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT r.id, coalesce(max(g.version), 0) FROM region r "
+            "LEFT JOIN graph_version g ON g.region_id = r.id WHERE r.code = :c GROUP BY r.id"),
+            {"c": region}).first()
+    if row is None:
+        raise NotFound(f"unknown region: {region}", details={"region": region})
+    return int(row[0]), int(row[1])
+
+
+def load_graph(engine: Engine, region: str, *, snap_limit_m: float | None = None,
+               progress: bool | None = None) -> RoadGraph:
+    """Load the road graph of ``region`` from ``road_node`` and ``road_edge``.
+
+    Parameters
+    ----------
+    engine
+        Database to read.
+    region
+        Region code.
+    snap_limit_m
+        Snapping limit carried by the graph (default ``settings.snap_limit_m``).
+    progress
+        Show a progress bar (default: for graphs over 100k edges, on a terminal or when
+        ``NAJDA_PROGRESS=1``).
+
+    Raises
+    ------
+    NotFound
+        The region does not exist or has no road edges.
+    """
+    if snap_limit_m is None:
+        from najda.config import load_settings
+
+        snap_limit_m = load_settings().snap_limit_m
+    started = time.perf_counter()
+    rid, version = region_graph_version(engine, region)
+    with engine.connect() as conn:
+        n_edges = conn.execute(text("SELECT count(*) FROM road_edge WHERE region_id = :r"),
+                               {"r": rid}).scalar_one()
+        if n_edges == 0:
+            raise NotFound(f"region {region} has no road graph", details={"region": region})
+        show = progress if progress is not None else None
+        if progress is None and n_edges < _PROGRESS_FROM_ROWS:
+            show = False
+        nodes = _fetch_columns(conn, _NODE_SQL, rid, 3, desc="road nodes", enabled=show)
+        edges = _fetch_edges(conn, rid, int(n_edges), enabled=show)
+    graph = build_graph(
+        region=region, version=version, node_id=nodes[0], lon=nodes[1], lat=nodes[2],
+        snap_limit_m=snap_limit_m, source=f"postgis:{region}@{version}", **edges)
+    log.info("loaded road graph %s v%d: %d nodes, %d edges in %.1f s", region, version,
+             graph.node_count, graph.edge_count, time.perf_counter() - started)
+    return graph
+
+
+def _rows(conn: Any, sql: str, rid: int) -> Iterator[list[tuple[Any, ...]]]:
+    raw = conn.connection.driver_connection
+    with raw.cursor(name=f"najda_graph_{id(conn)}_{abs(hash(sql))}") as cur:
+        cur.itersize = _FETCH_ROWS
+        cur.execute(sql.replace(":rid", "%(rid)s"), {"rid": rid})
+        while True:
+            chunk = cur.fetchmany(_FETCH_ROWS)
+            if not chunk:
+                return
+            yield chunk
+
+
+def _fetch_columns(conn: Any, sql: str, rid: int, width: int, *, desc: str,
+                   enabled: bool | None) -> list[NDArray[Any]]:
+    from najda.ingest.base import progress
+
+    parts: list[list[Any]] = [[] for _ in range(width)]
+    for chunk in progress(_rows(conn, sql, rid), desc=desc, unit="chunk", enabled=enabled):
+        for i, column in enumerate(zip(*chunk, strict=True)):
+            parts[i].append(np.asarray(column))
+    return [np.concatenate(p) if p else np.zeros(0) for p in parts]
+
+
+def _fetch_edges(conn: Any, rid: int, total: int, *, enabled: bool | None) -> dict[str, Any]:
+    import shapely
+
+    from najda.ingest.base import progress
+
+    cols: dict[str, list[Any]] = {k: [] for k in ("id", "u", "v", "len", "tt", "hw")}
+    coords: list[FloatArray] = []
+    counts: list[IntArray] = []
+    chunks = _rows(conn, _EDGE_SQL, rid)
+    bar = progress(chunks, desc="road edges", total=-(-total // _FETCH_ROWS), unit="chunk",
+                   enabled=enabled)
+    for chunk in bar:
+        ids, us, vs, lens, tts, hws, wkbs = zip(*chunk, strict=True)
+        for key, values in zip(cols, (ids, us, vs, lens, tts, hws), strict=True):
+            cols[key].append(np.asarray(values))
+        lines = shapely.from_wkb(np.asarray([bytes(w) for w in wkbs], dtype=object))
+        xy, index = shapely.get_coordinates(lines, return_index=True)
+        coords.append(xy)
+        counts.append(np.bincount(index, minlength=len(chunk)))
+    offsets = np.zeros(total + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=offsets[1:])
+    return {"edge_id": np.concatenate(cols["id"]), "edge_u_id": np.concatenate(cols["u"]),
+            "edge_v_id": np.concatenate(cols["v"]), "length_m": np.concatenate(cols["len"]),
+            "travel_time_s": np.concatenate(cols["tt"]), "highway": np.concatenate(cols["hw"]),
+            "geom_offsets": offsets, "geom_lonlat": np.concatenate(coords)}
+
+
+class GraphCache:
+    """Loaded graphs keyed by (database, region, graph version); a small LRU.
+
+    :meth:`get` asks the database for the region's latest ``graph_version`` (one small
+    query) and reloads only when it changed, so a re-import is picked up on the next
+    request while the old graph keeps serving requests already running.
+
+    Parameters
+    ----------
+    maxsize
+        Graphs kept at most (older versions are dropped first).
+    snap_limit_m
+        Snapping limit given to loaded graphs (default ``settings.snap_limit_m``).
+    """
+
+    def __init__(self, *, maxsize: int = 4, snap_limit_m: float | None = None) -> None:
+        self.maxsize = maxsize
+        self.snap_limit_m = snap_limit_m
+        self._graphs: OrderedDict[tuple[str, str, int], RoadGraph] = OrderedDict()
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def get(self, engine: Engine, region: str) -> RoadGraph:
+        """The graph of ``region`` at its current version, loading it if needed."""
+        _, version = region_graph_version(engine, region)
+        key = (engine.url.render_as_string(hide_password=True), region, version)
+        with self._lock:
+            if key in self._graphs:
+                self._graphs.move_to_end(key)
+                return self._graphs[key]
+            graph = load_graph(engine, region, snap_limit_m=self.snap_limit_m)
+            self.loads += 1
+            stale = [k for k in self._graphs if k[:2] == key[:2]]
+            for k in stale:
+                del self._graphs[k]
+            self._graphs[key] = graph
+            while len(self._graphs) > self.maxsize:
+                self._graphs.popitem(last=False)
+            return graph
+
+    def clear(self) -> None:
+        with self._lock:
+            self._graphs.clear()
