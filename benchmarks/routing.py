@@ -6,8 +6,12 @@ imports the real Riyadh Al-Muhammadiyah roads with the road importer (``NAJDA_DA
 default ../shared/data), writes a GENERATED city-scale network (default 160k nodes) with
 COPY, and prints for one incident and 200 / 1,000 available units the median time of:
 
-- Najda: ``rank_units(k=5)`` (snapping every unit and the incident, one bounded reverse
-  Dijkstra, five routes with geometry);
+- Najda: ``rank_units(k=5)``: snapping the incident, one bounded reverse Dijkstra, ETA
+  and road distance of the five best, route geometry built when read. Timed *warm*: the
+  units' road positions come from the graph's unit snap cache, as in dispatch, where a
+  unit is snapped again only after it moved. Also printed: *cold* (every unit snapped
+  in the call), warm with the five route geometries built, and warm over 200 different
+  incidents (median and p90) rather than one repeated;
 - networkx, one search per unit (the osmnx recipe: nearest node, then
   ``shortest_path`` = bidirectional Dijkstra per unit; on the big graph a sample of units
   is timed and the total extrapolated, which is printed as such);
@@ -15,8 +19,10 @@ COPY, and prints for one incident and 200 / 1,000 available units the median tim
   the same search cut off at the k-th unit's ETA);
 - pgRouting ``pgr_dijkstraCost`` many-to-one on the same ``road_edge`` rows;
 
-and the ratios. It also times loading the big graph from PostGIS and measures the memory
-it adds. Options: ``--nodes N``, ``--runs R``, ``--keep`` (keep the cluster).
+and the ratios; then dispatch's plan fill (2 fire, 1 EMS, 1 police) with every unit
+ranked versus the search bounded by the plan. It also times loading the big graph from
+PostGIS and measures the memory it adds. Options: ``--nodes N``, ``--runs R``, ``--keep``
+(keep the cluster).
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ RIYADH = "roads/riyadh_almuhammadiyah_roads_osm.geojson"
 K = 5
 UNIT_COUNTS = (200, 1000)
 PER_UNIT_SAMPLE = 10
+RANDOM_INCIDENTS = 200
 
 
 # -- setup -------------------------------------------------------------------------------------
@@ -164,6 +171,21 @@ def nearest_nodes(graph: RoadGraph, lon: Any, lat: Any) -> np.ndarray:
     return tree.query(graph.frame.to_xy(lon, lat))[1]
 
 
+def random_incidents_ms(graph: RoadGraph, units: list[UnitPosition], *,
+                        seed: int) -> tuple[float, float]:
+    """Median and p90 of warm rankings for many different incidents (seeded), each
+    ranked once: no repeated search area stays in the CPU caches."""
+    rank_units(graph, scenario(graph, 0, seed)[0], units, K)
+    times = []
+    for i in range(RANDOM_INCIDENTS):
+        incident, _ = scenario(graph, 0, seed * 1000 + i)
+        started = time.perf_counter()
+        rank_units(graph, incident, units, K)
+        times.append(time.perf_counter() - started)
+    return (statistics.median(times) * 1000,
+            float(np.percentile(times, 90)) * 1000)
+
+
 def networkx_graph(engine: Engine, region: str, graph: RoadGraph) -> nx.DiGraph:
     """A networkx DiGraph of the road_edge rows (the cheaper of parallel edges), by node id."""
     with engine.connect() as conn:
@@ -215,9 +237,23 @@ def bench_one(engine: Engine, region: str, graph: RoadGraph, g: nx.DiGraph, rev:
               incident: tuple[float, float], units: list[UnitPosition], *, runs: int,
               big: bool) -> dict[str, Any]:
     n = len(units)
-    rank_units(graph, incident, units, K)  # warm: caches built at load in production
-    najda = median_ms(lambda: rank_units(graph, incident, units, K), max(runs * 20, 50))
+    many = max(runs * 20, 50)
+    # cold: every unit snapped in the call (the graph's CSR and snap index are built)
+    cold = median_ms(lambda: rank_units(graph, incident, units, K, cache_unit_snaps=False),
+                     many)
+    # warm (the product path): unit road positions come from the graph's unit snap cache,
+    # filled when each unit was first ranked at its position (dispatch re-snaps a unit
+    # only after it moved); the incident is snapped in every call
+    rank_units(graph, incident, units, K)
+    najda = median_ms(lambda: rank_units(graph, incident, units, K), many)
     ranking = rank_units(graph, incident, units, K)
+
+    def with_routes() -> None:
+        for r in rank_units(graph, incident, units, K).ranked:
+            r.route.coords  # noqa: B018 - builds the geometry
+
+    routes_ms = median_ms(with_routes, many)
+    spread = random_incidents_ms(graph, units, seed=n)
     lons = np.array([u.lon for u in units])
     lats = np.array([u.lat for u in units])
     unit_nodes = graph.node_id[nearest_nodes(graph, lons, lats)].tolist()
@@ -242,7 +278,8 @@ def bench_one(engine: Engine, region: str, graph: RoadGraph, g: nx.DiGraph, rev:
     idx = graph.node_index(list(pgr))
     agree = max((abs(ours[i] - c) / max(c, 1e-9) for i, c in zip(idx, pgr.values(),
                                                                 strict=True)), default=0.0)
-    row = {"units": n, "najda_ms": najda, "nx_per_unit_ms": per_unit_ms,
+    row = {"units": n, "najda_ms": najda, "najda_cold_ms": cold, "najda_routes_ms": routes_ms,
+           "najda_random_ms": spread, "nx_per_unit_ms": per_unit_ms,
            "nx_per_unit_extrapolated": big, "nx_reverse_ms": reverse_ms,
            "nx_reverse_cutoff_ms": reverse_cut_ms, "pgr_ms": pgr_ms, "searches": ranking.searches,
            "pgr_max_rel_diff": agree}
@@ -254,9 +291,14 @@ def print_row(r: dict[str, Any]) -> None:
     extra = ""
     if r["nx_per_unit_extrapolated"]:
         extra = f" (sampled {PER_UNIT_SAMPLE} units, extrapolated)"
+    p50, p90 = r["najda_random_ms"]
     print(f"  {r['units']:>5} units, k={K}")
-    print(f"    Najda rank_units                    {r['najda_ms']:>12.3f} ms  "
-          f"({r['searches']} search)")
+    print(f"    Najda rank_units, warm unit snaps   {r['najda_ms']:>12.3f} ms  "
+          f"({r['searches']} search; ratios below are to this)")
+    print(f"      cold: snapping every unit         {r['najda_cold_ms']:>12.3f} ms")
+    print(f"      warm + 5 route geometries built   {r['najda_routes_ms']:>12.3f} ms")
+    print(f"      warm, {RANDOM_INCIDENTS} other incidents     "
+          f"{p50:>12.3f} ms median, {p90:.3f} ms p90")
     print(f"    networkx one search per unit        {r['nx_per_unit_ms']:>12.1f} ms  "
           f"x{r['nx_per_unit_ms'] / r['najda_ms']:,.0f}{extra}")
     print(f"    networkx one reverse search (full)  {r['nx_reverse_ms']:>12.1f} ms  "
@@ -266,6 +308,44 @@ def print_row(r: dict[str, Any]) -> None:
     print(f"    pgRouting pgr_dijkstraCost m-to-1   {r['pgr_ms']:>12.1f} ms  "
           f"x{r['pgr_ms'] / r['najda_ms']:,.0f}  (max rel diff vs Najda "
           f"{r['pgr_max_rel_diff']:.1e})", flush=True)
+
+
+def bench_plan(graph: RoadGraph, *, runs: int) -> None:
+    """Dispatch's recommendation path: fill a building-fire plan from 200 / 1,000 units
+    of mixed types, ranking all of them (k = all) or with the plan's bound."""
+    from datetime import UTC, datetime
+
+    from najda.dispatch.plans import Located, Requirement, UnitState, fill_plan
+    from najda.dispatch.travel import rank_located
+
+    kinds = [frozenset({"fire_suppression"}), frozenset({"ems_bls"}),
+             frozenset({"ems_als", "ems_bls"}), frozenset({"police"})]
+    plan = [Requirement("fire_suppression", 2), Requirement("ems_bls", 1),
+            Requirement("police", 1)]
+    now = datetime(2026, 11, 23, 8, tzinfo=UTC)
+    print("\n  dispatch: fill a building-fire plan (2 fire, 1 EMS, 1 police), warm unit snaps,"
+          " routes of the chosen built")
+    for n in UNIT_COUNTS:
+        incident, units = scenario(graph, n, seed=n + 7)
+        located = [Located(UnitState(u.id, f"U{u.id}", 1, "a", "t", kinds[u.id % 4],
+                                     "available", (u.lon, u.lat), now), (u.lon, u.lat), "gps")
+                   for u in units]
+
+        def fill(bounded: bool, incident: tuple[float, float] = incident,
+                 located: list[Located] = located) -> list[list[int]]:
+            extra = {"requirements": plan} if bounded else {}
+            ranked, out = rank_located(graph, incident, located, at=now, **extra)
+            filled = fill_plan(plan, ranked, excluded=out)
+            for f in filled.fills:
+                for r in f.chosen:
+                    len(r.route)
+            return [[r.unit.unit_id for r in f.chosen] for f in filled.fills]
+
+        assert fill(True) == fill(False), "bounded and full fills differ"
+        full = median_ms(lambda: fill(False), max(runs * 4, 10))
+        bounded = median_ms(lambda: fill(True), max(runs * 20, 50))
+        print(f"  {n:>5} units: ranking all (k = all) {full:>9.3f} ms; bounded by the plan "
+              f"{bounded:>7.3f} ms (same fill)", flush=True)
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -301,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
               f"graph arrays {load['arrays_mb']:.0f} MB")
         rows = bench_graph(engine, name, big, runs=args.runs, big=True)
         first = rows[0]
+        bench_plan(big, runs=args.runs)
         print("\ntargets on the generated graph, 200 units:")
-        print(f"  Najda median <= 2 ms: {first['najda_ms']:.3f} ms")
+        print(f"  Najda median <= 2 ms (warm unit snaps): {first['najda_ms']:.3f} ms "
+              f"(cold {first['najda_cold_ms']:.3f} ms)")
         print(f"  >= 1,000x faster than pgRouting: x{first['pgr_ms'] / first['najda_ms']:,.0f}")
         print(f"  >= 100x faster than networkx reverse search: "
               f"x{first['nx_reverse_ms'] / first['najda_ms']:,.0f}")

@@ -12,6 +12,7 @@ from najda.errors import NotFound
 from najda.ingest.base import copy_rows, ensure_region
 from najda.routing.engine import UnitPosition, node_travel_times, rank_units
 from najda.routing.graph import GraphCache, load_graph, search_for
+from najda.routing.snap import unit_snap_cache
 from najda.routing.synthetic import CLASSES, generate_city, write_city
 
 ORIGIN = (46.70, 24.70)
@@ -86,6 +87,11 @@ def test_cache_reloads_when_the_graph_version_changes(engine: Engine) -> None:
     cache = GraphCache(maxsize=2)
     first = cache.get(engine, "r2")
     assert cache.get(engine, "r2") is first and cache.loads == 1
+    kx = 111_320.0 * math.cos(math.radians(ORIGIN[1]))
+    unit = [UnitPosition(1, ORIGIN[0] + 10 / kx, ORIGIN[1])]
+    incident = (ORIGIN[0] + 90 / kx, ORIGIN[1])
+    assert rank_units(first, incident, unit, 1).ranked[0].eta_s == pytest.approx(8.0, rel=1e-3)
+    assert len(unit_snap_cache(first)) == 1
     with engine.begin() as conn:
         conn.execute(text("UPDATE road_edge SET travel_time_s = 20 WHERE u = 1"))
         conn.execute(text(
@@ -94,6 +100,11 @@ def test_cache_reloads_when_the_graph_version_changes(engine: Engine) -> None:
     second = cache.get(engine, "r2")
     assert second is not first and second.version == 2 and cache.loads == 2
     assert second.travel_time_s.tolist() == [20.0]
+    # unit road positions are kept with the graph: the new version starts without them
+    assert len(unit_snap_cache(second)) == 0
+    assert rank_units(second, incident, unit, 1).ranked[0].eta_s == pytest.approx(16.0,
+                                                                                rel=1e-3)
+    assert unit_snap_cache(second).misses == 1
 
 
 def test_unknown_or_empty_regions_are_not_found(engine: Engine) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 from sqlalchemy import Engine, text
 
 from conftest import clone_database
@@ -94,3 +95,16 @@ def test_node_times_agree_with_pgrouting(roads_engine: Engine) -> None:
             assert ours[s] == pytest.approx(theirs[node], rel=1e-6)
         else:
             assert s == target or not np.isfinite(ours[s])
+
+
+def test_isochrone_polygon_on_real_curved_roads(real: tuple[str, RoadGraph]) -> None:
+    """Real edges have different vertex counts; the reachable area must still build."""
+    from najda.routing.engine import isochrone
+
+    _, graph = real
+    mid = len(graph.lon) // 2
+    iso = isochrone(graph, (float(graph.lon[mid]), float(graph.lat[mid])), 2.0)
+    assert iso.polygon.is_valid and iso.polygon.area > 0
+    reached = np.flatnonzero(iso.reach.node_times_s <= 120.0)
+    inside = shapely.contains_xy(iso.polygon.buffer(1e-6), graph.lon[reached], graph.lat[reached])
+    assert reached.size > 1 and inside.all()

@@ -5,7 +5,11 @@
 ``k`` best units are certain, never one search per unit. A unit's ETA is the time from
 its snapped road position to the incident's: the rest of its own edge, the network part,
 and the first part of the incident's edge (or, on the same edge and ahead of it, just
-the stretch between them). Predecessors of the same search give every route.
+the stretch between them). Predecessors of the same search give every route; its
+geometry is built only when read. Unit road positions come from the graph's
+:class:`~najda.routing.snap.UnitSnapCache`, so a unit is snapped once per position, not
+once per ranking. With quotas (a response plan's needs) the bound grows until every quota
+is met instead of until ``k`` units are certain.
 
 :func:`reach` and :func:`isochrone` run one forward (or backward) multi-source search
 from one or many points (stations, units) and return per-node times and polygons.
@@ -16,7 +20,7 @@ All times are in seconds, distances in metres, coordinates lon/lat (EPSG:4326).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -28,7 +32,14 @@ from numpy.typing import NDArray
 from najda.errors import InvalidInput
 from najda.routing.graph import FloatArray, Int32Array, RoadGraph, Search, search_for
 from najda.routing.profiles import TravelTimeProfile, edge_weights
-from najda.routing.snap import OffNetwork, Snap, Snaps, snap_point, snap_points
+from najda.routing.snap import (
+    OffNetwork,
+    Snap,
+    Snaps,
+    snap_point,
+    snap_points,
+    unit_snap_cache,
+)
 
 _GROWTH = 2.0
 _MAX_BOUNDED_SEARCHES = 5
@@ -51,9 +62,12 @@ class UnitPosition:
     lat: float
 
 
-@dataclass(frozen=True, eq=False)
 class Route:
     """A drivable path from a unit's road position to the incident's.
+
+    A ranking knows every returned unit's path (its ETA and distance come from it) but
+    builds the geometry only when :attr:`coords` or :attr:`edge_ids` is first read, so
+    units nobody looks at cost no geometry.
 
     Attributes
     ----------
@@ -63,8 +77,42 @@ class Route:
         ``road_edge.id`` of every edge used, partial end edges included, in order.
     """
 
-    coords: NDArray[np.float64]
-    edge_ids: NDArray[np.int64]
+    __slots__ = ("_build", "_coords", "_edge_ids")
+
+    def __init__(self, coords: Any = None, edge_ids: Any = None, *,
+                 build: Callable[[], tuple[FloatArray, NDArray[np.int64]]] | None = None
+                 ) -> None:
+        if build is None and (coords is None or edge_ids is None):
+            raise ValueError("a route needs coords and edge_ids, or a builder")
+        self._coords = None if coords is None else np.asarray(coords, dtype=np.float64)
+        self._edge_ids = None if edge_ids is None else np.asarray(edge_ids, dtype=np.int64)
+        self._build = build
+
+    def _built(self) -> tuple[FloatArray, NDArray[np.int64]]:
+        coords, edge_ids, build = self._coords, self._edge_ids, self._build
+        if coords is None or edge_ids is None:
+            assert build is not None
+            coords, edge_ids = build()
+            self._coords, self._edge_ids, self._build = coords, edge_ids, None
+        return coords, edge_ids
+
+    @property
+    def coords(self) -> FloatArray:
+        return self._built()[0]
+
+    @property
+    def edge_ids(self) -> NDArray[np.int64]:
+        return self._built()[1]
+
+    @property
+    def built(self) -> bool:
+        """Whether the geometry has been built yet."""
+        return self._build is None
+
+    def __repr__(self) -> str:
+        if not self.built:
+            return "Route(<geometry not built yet>)"
+        return f"Route(coords={self.coords!r}, edge_ids={self.edge_ids!r})"
 
     def linestring(self) -> shapely.LineString:
         return shapely.LineString(self.coords)
@@ -88,7 +136,7 @@ class RankedUnit:
     snap_distance_m
         Distance from the unit's position to the road it was snapped to.
     route
-        The route geometry.
+        The route (its geometry is built when first read).
     """
 
     unit_id: int
@@ -118,9 +166,10 @@ class Ranking:
         The incident's road position (``incident.distance_m`` is its snap distance).
     ranked
         Up to ``k`` units, best first (ETA, then unit id). Empty when no unit can come.
+        With quotas: every unit certain when they were met (at most ``k``).
     excluded
         Units that cannot respond, with reasons. Units simply slower than the ``k``-th
-        are in neither list.
+        are in neither list. With quotas, every unit that cannot come is here.
     limit_s
         Time bound of the last search (``inf`` when it was unbounded).
     searches
@@ -140,10 +189,25 @@ class Ranking:
 
 # -- ranking -------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Quota:
+    """A stop condition for :func:`rank_units`: at least ``count`` of ``unit_ids`` ranked.
+
+    The search stops once every quota has ``count`` of its units certain (or all of its
+    units that can reach the incident, when fewer can). A response plan gives one quota
+    per requirement (see :func:`najda.dispatch.travel.rank_located`).
+    """
+
+    unit_ids: Collection[int]
+    count: int
+
+
 def rank_units(graph: RoadGraph, point: tuple[float, float], units: Sequence[UnitPosition],
                k: int, *, at: datetime | None = None,
                profile: TravelTimeProfile | None = None,
-               snap_limit_m: float | None = None) -> Ranking:
+               snap_limit_m: float | None = None,
+               quotas: Sequence[Quota] | None = None,
+               cache_unit_snaps: bool = True) -> Ranking:
     """The ``k`` units that reach ``point`` soonest by road.
 
     Parameters
@@ -155,46 +219,67 @@ def rank_units(graph: RoadGraph, point: tuple[float, float], units: Sequence[Uni
     units
         Candidate units; ids must be unique.
     k
-        How many to return (fewer when fewer can come).
+        How many to return at most (fewer when fewer can come).
     at
         Time the ranking is for, which picks the profile's hour (default: now).
     profile
         Travel-time profile (default: free flow, the stored travel times).
     snap_limit_m
         Snapping limit for the incident and the units (default: the graph's).
+    quotas
+        Instead of "the ``k`` best are certain", stop the search once every quota is
+        met; ``ranked`` then holds every unit certain by then (at most ``k``), best
+        first, which is a prefix of the full order, and ``excluded`` lists every unit
+        that cannot come, exactly as ranking all units would.
+    cache_unit_snaps
+        Take unit road positions from the graph's
+        :class:`~najda.routing.snap.UnitSnapCache` (snapping only units that moved);
+        False snaps every unit afresh. Results are the same either way.
 
     Returns
     -------
     Ranking
-        The best units with ETA, distance, snap distances and routes, and the units
-        excluded with a reason.
+        The best units with ETA, distance, snap distances and routes (geometry built
+        when first read), and the units excluded with a reason.
 
     Raises
     ------
     OffNetwork
         The incident is farther than the snapping limit from every road.
     InvalidInput
-        ``k`` < 1 or duplicate unit ids.
+        ``k`` < 1, a negative quota count, or duplicate unit ids.
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise InvalidInput("k must be a positive integer", details={"k": k})
+    if quotas is not None and any(q.count < 0 for q in quotas):
+        raise InvalidInput("quota counts must not be negative")
     incident = snap_point(graph, float(point[0]), float(point[1]), limit_m=snap_limit_m)
     weights, key, hour = edge_weights(graph, profile, at)
     name = profile.name if profile is not None else "free_flow"
-    ids = np.fromiter((u.id for u in units), dtype=np.int64, count=len(units))
+    n = len(units)
+    ids = np.fromiter((u.id for u in units), dtype=np.int64, count=n)
     if np.unique(ids).size != ids.size:
         raise InvalidInput("unit ids must be unique")
     if ids.size == 0:
         return Ranking(incident, (), (), 0.0, 0, name, hour)
-    snaps = snap_points(graph, [u.lon for u in units], [u.lat for u in units],
-                        limit_m=snap_limit_m)
+    lon = np.fromiter((u.lon for u in units), dtype=np.float64, count=n)
+    lat = np.fromiter((u.lat for u in units), dtype=np.float64, count=n)
+    if cache_unit_snaps:
+        snaps = unit_snap_cache(graph).snaps(graph, ids, lon, lat, limit_m=snap_limit_m)
+    else:
+        snaps = snap_points(graph, lon, lat, limit_m=snap_limit_m)
     excluded = _excluded_before_search(graph, incident, snaps, ids)
     search = search_for(graph, weights, key, reverse=True)
-    state = _search_until_certain(graph, search, weights, key, incident, snaps, k)
+    if quotas is None:
+        groups = [(np.ones(ids.size, dtype=bool), int(k))]
+    else:
+        groups = [(np.isin(ids, np.fromiter(q.unit_ids, dtype=np.int64)), int(q.count))
+                  for q in quotas]
+    state = _search_until_certain(graph, search, weights, key, incident, snaps, groups,
+                                  complete=quotas is not None)
     excluded += _unreachable_after(state, snaps, ids)
     chosen = _best(ids, state, k)
-    ranked = tuple(_ranked_unit(graph, search, weights, incident, snaps, state, i, ids)
-                   for i in chosen)
+    ranked = _ranked_units(graph, search, snaps, state, chosen, ids)
     excluded.sort(key=lambda x: x.unit_id)
     return Ranking(incident, ranked, tuple(excluded), state.limit, state.searches, name, hour)
 
@@ -263,29 +348,80 @@ def _incident_sources(graph: RoadGraph, w: FloatArray, incident: Snap) -> list[_
 
 def _search_until_certain(graph: RoadGraph, search: Search, w: FloatArray,
                           key: tuple[object, ...], incident: Snap, snaps: Snaps,
-                          k: int) -> _State:
+                          groups: list[tuple[NDArray[np.bool_], int]], *,
+                          complete: bool) -> _State:
+    """Search with a growing bound until every group has its count of certain units.
+
+    A unit is certain when its ETA is within the bound: units outside are all slower.
+    With ``complete``, candidates still uncertain must also be proven able to reach the
+    incident (else the search runs unbounded), so the units excluded as unreachable are
+    those an unbounded ranking would exclude.
+    """
     src = _positions(incident.edge, incident.fraction, incident.twin)
     sources = _incident_sources(graph, w, incident)
     src_nodes = np.array([s.node for s in sources], dtype=np.int32)
     src_off = np.array([s.offset for s in sources], dtype=np.float64)
     comp = graph.component[graph.edge_u[np.maximum(snaps.edge, 0)]]
     candidate = snaps.ok & (comp == graph.component[src_nodes[0]])
-    need = min(k, int(candidate.sum()))
-    crow = _kth_crow(graph, incident, snaps, candidate, need) if need else 0.0
+    crow = _crow(graph, incident, snaps, candidate)
     pace = _pace(graph, key)
-    limit = _SLACK * pace.value * crow + 5.0 if need else 0.0
+    # per group: units wanted, and the straight-line distance of the wanted-th one
+    wants = []
+    for mask, count in groups:
+        member = mask & candidate
+        need = min(count, int(member.sum()))
+        if need:
+            wants.append((member, need, float(np.partition(crow[member], need - 1)[need - 1])))
+    binding = max(wants, key=lambda x: x[2]) if wants else None
+    limit = _SLACK * pace.value * binding[2] + 5.0 if binding else 0.0
     searches = 0
     while True:
         dist, pred = search.run(src_nodes, src_off, limit=limit)
         searches += 1
         eta, via = _unit_etas(graph, w, dist, snaps, src)
-        eta = np.where(candidate, eta, np.inf)
-        certain = eta[eta <= limit]
-        if certain.size >= need or not math.isfinite(limit):
-            if need and crow > 50.0 and certain.size >= need:
-                pace.learn(float(np.partition(certain, need - 1)[need - 1]) / crow)
+        eta[~candidate] = np.inf
+        certain = eta <= limit
+        done = all(int(np.count_nonzero(certain & member)) >= need for member, need, _ in wants)
+        if done and complete and math.isfinite(limit):
+            doubtful = np.flatnonzero(candidate & ~certain)
+            if doubtful.size and not _proven_reachable(graph, snaps, doubtful, src_nodes):
+                limit = math.inf
+                continue
+        if done or not math.isfinite(limit):
+            if binding is not None and binding[2] > 50.0 and done:
+                member, need, crow_b = binding
+                kth = float(np.partition(eta[certain & member], need - 1)[need - 1])
+                pace.learn(kth / crow_b)
             return _State(dist, pred, limit, searches, eta, via, candidate, src, sources)
         limit = limit * _GROWTH if searches < _MAX_BOUNDED_SEARCHES else math.inf
+
+
+def _proven_reachable(graph: RoadGraph, snaps: Snaps, units: NDArray[np.intp],
+                      targets: Int32Array) -> bool:
+    """Whether every one of ``units`` surely has a road path to a ``targets`` node: one
+    of the nodes it can drive to lies in the strongly connected component of one."""
+    scc = _strong_components(graph)
+    edge, twin = snaps.edge[units], snaps.twin[units]
+    goal = np.unique(scc[targets])
+    ok = np.isin(scc[graph.edge_v[edge]], goal)
+    ok |= (twin >= 0) & np.isin(scc[graph.edge_v[np.maximum(twin, 0)]], goal)
+    ok |= (snaps.fraction[units] <= 0.0) & np.isin(scc[graph.edge_u[edge]], goal)
+    return bool(ok.all())
+
+
+def _strong_components(graph: RoadGraph) -> Int32Array:
+    def build() -> Int32Array:
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import connected_components
+
+        n = graph.node_count
+        adj = sp.csr_matrix((np.ones(graph.edge_count), (graph.edge_u, graph.edge_v)),
+                            shape=(n, n))
+        _, labels = connected_components(adj, directed=True, connection="strong")
+        return labels.astype(np.int32)
+
+    labels: Int32Array = graph.memo(("strong_components",), build)
+    return labels
 
 
 class _Pace:
@@ -311,13 +447,13 @@ def _pace(graph: RoadGraph, key: tuple[object, ...]) -> _Pace:
     return pace
 
 
-def _kth_crow(graph: RoadGraph, incident: Snap, snaps: Snaps, candidate: NDArray[np.bool_],
-              need: int) -> float:
-    """Straight-line distance from the incident to the ``need``-th nearest candidate."""
-    q = graph.frame.to_xy([incident.lon], [incident.lat])[0]
-    xy = graph.frame.to_xy(snaps.lon[candidate], snaps.lat[candidate])
-    crow = np.hypot(*(xy - q).T)
-    return float(np.partition(crow, need - 1)[need - 1])
+def _crow(graph: RoadGraph, incident: Snap, snaps: Snaps,
+          candidate: NDArray[np.bool_]) -> FloatArray:
+    """Straight-line distance from the incident to every candidate (inf for others)."""
+    frame = graph.frame
+    dx = (snaps.lon - incident.lon) * frame.kx
+    dy = (snaps.lat - incident.lat) * frame.ky
+    return np.where(candidate, np.hypot(dx, dy), np.inf)
 
 
 def _unit_etas(graph: RoadGraph, w: FloatArray, dist: FloatArray, snaps: Snaps,
@@ -362,41 +498,83 @@ def _best(ids: NDArray[np.int64], state: _State, k: int) -> NDArray[np.int64]:
 
 # -- routes --------------------------------------------------------------------------------
 
-def _ranked_unit(graph: RoadGraph, search: Search, w: FloatArray, incident: Snap,
-                 snaps: Snaps, state: _State, i: int, ids: NDArray[np.int64]) -> RankedUnit:
-    via = int(state.via[i])
-    f = float(snaps.fraction[i])
-    if via >= 3:
-        e, fi = state.src_pos[via - 3]
-        fu = f if e == snaps.edge[i] else 1.0 - f
-        pieces = [_piece(graph, e, fu, fi)]
-        edges = [e]
-        distance = (fi - fu) * graph.length_m[e]
-    else:
+def _ranked_units(graph: RoadGraph, search: Search, snaps: Snaps, state: _State,
+                  chosen: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[RankedUnit, ...]:
+    """The chosen units with ETA and road distance; route geometry is left to build.
+
+    Each network path is read off the predecessors (one short walk per unit), the edges
+    behind all of them found in one lookup, and the distances summed from those.
+    """
+    item = state.pred.item
+    virtual = search.n
+    plans = []  # (unit, edge, fraction the unit leaves it at, via, path nodes or None)
+    walks: list[list[int]] = []
+    for i in chosen.tolist():
+        via = int(state.via[i])
+        f = float(snaps.fraction[i])
+        if via >= 3:
+            e, _ = state.src_pos[via - 3]
+            fu = f if e == snaps.edge[i] else 1.0 - f
+            plans.append((i, e, fu, via, -1))
+            continue
         e = int(snaps.edge[i]) if via != 1 else int(snaps.twin[i])
         fu = 1.0 if via == 2 else (f if via == 0 else 1.0 - f)
-        path = _node_path(state.pred, int(graph.edge_v[e] if via != 2 else graph.edge_u[e]),
-                          search.n)
-        mids = search.entries_of(path[1:], path[:-1]) if path.size > 1 else np.zeros(0, int)
-        end = _entry_source(state, int(path[-1]))
-        edges = [*([e] if via != 2 else []), *mids.tolist(), end.edge]
-        pieces = [_piece(graph, e, fu, 1.0) if via != 2 else graph.edge_xy(e)[:1],
-                  _edges_xy(graph, mids), _piece(graph, end.edge, end.f_from, end.f_to)]
-        distance = ((1.0 - fu) * graph.length_m[e] + graph.length_m[mids].sum()
-                    + (end.f_to - end.f_from) * graph.length_m[end.edge])
-    route = Route(graph.to_lonlat(_join(pieces)), graph.edge_id[np.asarray(edges, dtype=int)])
-    return RankedUnit(int(ids[i]), float(state.eta[i]), float(distance),
-                      float(snaps.distance_m[i]), route)
+        x = int(graph.edge_v[e] if via != 2 else graph.edge_u[e])
+        nodes = [x]
+        x = item(x)
+        while x != virtual and x >= 0:
+            nodes.append(x)
+            x = item(x)
+        plans.append((i, e, fu, via, len(walks)))
+        walks.append(nodes)
+    mids_of: list[NDArray[np.int64]] = []
+    if walks:
+        heads = np.fromiter((y for w in walks for y in w[1:]), dtype=np.int32)
+        tails = np.fromiter((y for w in walks for y in w[:-1]), dtype=np.int32)
+        mids = search.entries_of(heads, tails).astype(np.int64)
+        cuts = np.cumsum([len(w) - 1 for w in walks])[:-1]
+        mids_of = np.split(mids, cuts)
+    out = []
+    for i, e, fu, via, walk in plans:
+        length = graph.length_m
+        if walk < 0:
+            fi = state.src_pos[via - 3][1]
+            distance = (fi - fu) * length[e]
+            build = _direct_builder(graph, e, fu, fi)
+        else:
+            mids = mids_of[walk]
+            end = _entry_source(state, walks[walk][-1])
+            distance = ((1.0 - fu) * length[e] + float(length[mids].sum())
+                        + (end.f_to - end.f_from) * length[end.edge])
+            build = _path_builder(graph, e, fu, via == 2, mids, end)
+        out.append(RankedUnit(int(ids[i]), float(state.eta[i]), float(distance),
+                              float(snaps.distance_m[i]), Route(build=build)))
+    return tuple(out)
 
 
-def _node_path(pred: Int32Array, start: int, virtual: int) -> Int32Array:
-    """Nodes from ``start`` following predecessors to the search's start node."""
-    nodes = [start]
-    x = int(pred[start])
-    while x != virtual and x >= 0:
-        nodes.append(x)
-        x = int(pred[x])
-    return np.asarray(nodes, dtype=np.int32)
+RouteParts = tuple[FloatArray, NDArray[np.int64]]
+
+
+def _direct_builder(graph: RoadGraph, e: int, fu: float,
+                    fi: float) -> Callable[[], RouteParts]:
+    """Geometry of a route straight along the incident's own edge."""
+    def build() -> RouteParts:
+        xy = _piece(graph, e, fu, fi)
+        return graph.to_lonlat(_join([xy])), graph.edge_id[[e]]
+
+    return build
+
+
+def _path_builder(graph: RoadGraph, e: int, fu: float, from_tail: bool,
+                  mids: NDArray[np.int64], end: _Source) -> Callable[[], RouteParts]:
+    """Geometry of a route: rest of the unit's edge, network edges, incident's edge."""
+    def build() -> RouteParts:
+        first = graph.edge_xy(e)[:1] if from_tail else _piece(graph, e, fu, 1.0)
+        pieces = [first, _edges_xy(graph, mids), _piece(graph, end.edge, end.f_from, end.f_to)]
+        edges = np.concatenate([[] if from_tail else [e], mids, [end.edge]]).astype(np.int64)
+        return graph.to_lonlat(_join(pieces)), graph.edge_id[edges]
+
+    return build
 
 
 def _entry_source(state: _State, node: int) -> _Source:
@@ -470,7 +648,11 @@ class Reach:
         lines = _reached_lines(self, within_s)
         if not lines:
             return shapely.Polygon()
-        metric = shapely.buffer(shapely.multilinestrings(lines), buffer_m, quad_segs=4)
+        # edges have different vertex counts: build the lines from one flat coordinate array
+        sizes = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
+        parts = shapely.linestrings(np.concatenate(lines),
+                                    indices=np.repeat(np.arange(len(lines)), sizes))
+        metric = shapely.buffer(shapely.multilinestrings(parts), buffer_m, quad_segs=4)
         return shapely.transform(metric, self.graph.to_lonlat)
 
 

@@ -15,6 +15,7 @@ the tie and :attr:`Snaps.twin` names the other direction, which routing also use
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,3 +309,108 @@ def _empty(n: int) -> Snaps:
                  distance_m=np.full(n, np.inf), lon=np.full(n, np.nan),
                  lat=np.full(n, np.nan), twin=np.full(n, -1, dtype=np.int32),
                  ok=np.zeros(n, dtype=bool))
+
+
+# -- unit positions, snapped once per position -------------------------------------------------
+
+class UnitSnapCache:
+    """Road positions of units, snapped when a unit's position changes, not per ranking.
+
+    Entries are keyed by unit id and hold the ``(lon, lat, limit)`` they were snapped
+    for: a lookup with the same position and limit returns the stored road position
+    (exactly what :func:`snap_points` returned for it), any other position snaps again
+    and replaces the entry, so a unit that moves is re-snapped on its next ranking.
+
+    A cache belongs to one :class:`RoadGraph`, i.e. one region at one graph version
+    (get it with :func:`unit_snap_cache`): when ``graph_version`` changes,
+    :class:`~najda.routing.graph.GraphCache` loads a new graph, which starts with an
+    empty cache, and the old one goes away with the old graph.
+
+    Parameters
+    ----------
+    maxsize
+        Units kept at most; when a lookup would exceed it the cache starts afresh.
+    """
+
+    def __init__(self, *, maxsize: int = 200_000) -> None:
+        self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        self._reset(64)
+
+    def _reset(self, capacity: int) -> None:
+        self._slot: dict[int, int] = {}
+        self._key = np.full((capacity, 3), np.nan)  # lon, lat, limit snapped for
+        self._edge = np.full(capacity, -1, dtype=np.int32)
+        self._twin = np.full(capacity, -1, dtype=np.int32)
+        self._fraction = np.zeros(capacity)
+        self._distance = np.full(capacity, np.inf)
+        self._lon = np.full(capacity, np.nan)
+        self._lat = np.full(capacity, np.nan)
+        self._ok = np.zeros(capacity, dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def _grow(self, capacity: int) -> None:
+        for name in ("_key", "_edge", "_twin", "_fraction", "_distance", "_lon", "_lat", "_ok"):
+            old = getattr(self, name)
+            new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._reset(64)
+
+    def snaps(self, graph: RoadGraph, ids: Any, lon: Any, lat: Any, *,
+              limit_m: float | None = None) -> Snaps:
+        """Road positions of units ``ids`` at ``lon``/``lat`` (ids unique), as
+        :func:`snap_points` gives them; only units not seen at that position are snapped.
+        """
+        limit = graph.snap_limit_m if limit_m is None else float(limit_m)
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        lon = np.asarray(lon, dtype=np.float64).ravel()
+        lat = np.asarray(lat, dtype=np.float64).ravel()
+        if not (ids.shape == lon.shape == lat.shape):
+            raise ValueError("ids, lon and lat must have equal length")
+        with self._lock:
+            if len(self._slot) + ids.size > self.maxsize:
+                self._reset(64)
+            get = self._slot.get
+            slots = np.fromiter((get(i, -1) for i in ids.tolist()), dtype=np.int64,
+                                count=ids.size)
+            key = self._key[np.maximum(slots, 0)]
+            fresh = (slots >= 0) & (key[:, 0] == lon) & (key[:, 1] == lat) & (key[:, 2] == limit)
+            miss = np.flatnonzero(~fresh)
+            if miss.size:
+                self._store(graph, ids, lon, lat, limit, slots, miss)
+            self.hits += ids.size - miss.size
+            self.misses += miss.size
+            return Snaps(edge=self._edge[slots], fraction=self._fraction[slots],
+                         distance_m=self._distance[slots], lon=self._lon[slots],
+                         lat=self._lat[slots], twin=self._twin[slots], ok=self._ok[slots])
+
+    def _store(self, graph: RoadGraph, ids: NDArray[np.int64], lon: FloatArray,
+               lat: FloatArray, limit: float, slots: NDArray[np.int64],
+               miss: NDArray[np.intp]) -> None:
+        new = miss[slots[miss] < 0]
+        if new.size:
+            first = len(self._slot)
+            if first + new.size > self._key.shape[0]:
+                self._grow(max(2 * self._key.shape[0], first + new.size))
+            slots[new] = np.arange(first, first + new.size)
+            self._slot.update(zip(ids[new].tolist(), slots[new].tolist(), strict=True))
+        s = slots[miss]
+        snapped = snap_points(graph, lon[miss], lat[miss], limit_m=limit)
+        self._key[s] = np.column_stack([lon[miss], lat[miss], np.full(miss.size, limit)])
+        self._edge[s], self._twin[s], self._ok[s] = snapped.edge, snapped.twin, snapped.ok
+        self._fraction[s], self._distance[s] = snapped.fraction, snapped.distance_m
+        self._lon[s], self._lat[s] = snapped.lon, snapped.lat
+
+
+def unit_snap_cache(graph: RoadGraph) -> UnitSnapCache:
+    """The :class:`UnitSnapCache` of ``graph`` (made on first use, kept with the graph)."""
+    cache: UnitSnapCache = graph.memo(("unit_snaps",), UnitSnapCache)
+    return cache
