@@ -23,6 +23,7 @@ from najda.config import Settings, load_settings, project_root
 from najda.db.localpg import LocalPostgres
 from najda.db.session import make_engine
 
+pytest_plugins = ["conftest_dispatch"]  # server/api fixtures of the HTTP tests
 _counter = itertools.count()
 
 

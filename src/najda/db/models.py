@@ -218,3 +218,178 @@ class LayerImport(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                   server_default=func.now())
+
+
+# -- dispatch (migration 0002) -------------------------------------------------------------
+USER_ROLES = ("dispatcher", "supervisor", "planner", "admin")
+INCIDENT_STATUSES = ("received", "dispatched", "en_route", "on_scene", "cleared", "closed",
+                     "cancelled")
+
+
+class AppUser(Base):
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role IN ('dispatcher','supervisor','planner','admin')",
+                        name="app_user_role_known"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    role: Mapped[str] = mapped_column(Text)
+    agency_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agency.id", ondelete="SET NULL"), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class IncidentSequence(Base):
+    __tablename__ = "incident_sequence"
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class Incident(Base):
+    __tablename__ = "incident"
+    __table_args__ = (
+        CheckConstraint("status IN ('received','dispatched','en_route','on_scene','cleared',"
+                        "'closed','cancelled')", name="incident_status_known"),
+        CheckConstraint("priority BETWEEN 1 AND 5", name="incident_priority_range"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(Text, unique=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id", ondelete="RESTRICT"))
+    incident_type_id: Mapped[int] = mapped_column(
+        ForeignKey("incident_type.id", ondelete="RESTRICT"))
+    priority: Mapped[int] = mapped_column(Integer)
+    priority_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(Text, server_default="received")
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    caller_number: Mapped[str | None] = mapped_column(Text, nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    governorate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("governorate.id", ondelete="SET NULL"), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    en_route_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    on_scene_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IncidentJurisdiction(Base):
+    __tablename__ = "incident_jurisdiction"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(
+        ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+
+
+class Assignment(Base):
+    """A unit sent to an incident; active while ``released_at`` is null (at most one per
+    unit, enforced by the partial unique index ``ux_assignment_active_unit``)."""
+
+    __tablename__ = "assignment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"))
+    capability: Mapped[str | None] = mapped_column(Text, nullable=True)
+    eta_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    route: Mapped[Any] = mapped_column(_geom("LINESTRING"), nullable=True)
+    assigned_by: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class IncidentEvent(Base):
+    """The append-only timeline of an incident (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "incident_event"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True)
+    actor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kind: Mapped[str] = mapped_column(Text)
+    from_status: Mapped[str | None] = mapped_column(Text, nullable=True)
+    to_status: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+# -- avl (migration 0003) ------------------------------------------------------------------
+class Position(Base):
+    """One GPS fix of a unit: the append-only track, unique on (unit, fix time)."""
+
+    __tablename__ = "position"
+    __table_args__ = (
+        CheckConstraint("ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
+                        name="position_coordinates_range"),
+        CheckConstraint("speed IS NULL OR speed >= 0", name="position_speed_range"),
+        CheckConstraint("heading IS NULL OR (heading >= 0 AND heading <= 360)",
+                        name="position_heading_range"),
+        CheckConstraint("battery IS NULL OR (battery >= 0 AND battery <= 100)",
+                        name="position_battery_range"),
+    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    fix_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+    speed: Mapped[float | None] = mapped_column(Float, nullable=True)  # m/s
+    heading: Mapped[float | None] = mapped_column(Float, nullable=True)  # degrees from north
+    accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)  # metres
+    altitude: Mapped[float | None] = mapped_column(Float, nullable=True)  # metres
+    battery: Mapped[float | None] = mapped_column(Float, nullable=True)  # percent
+
+
+# -- analytics (migration 0004) ------------------------------------------------------------
+class IncidentCall(Base):
+    """When the call behind an incident was answered (call handling starts there)."""
+
+    __tablename__ = "incident_call"
+    __table_args__ = (
+        CheckConstraint("source IN ('cti', 'manual', 'simulated')",
+                        name="incident_call_source_known"),
+    )
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(Text, server_default="cti")
+
+
+# -- dispatch: per-unit progress (migration 0005) ------------------------------------------
+class AssignmentProgress(Base):
+    """When the unit of one assignment set off and arrived (its own turnout and travel)."""
+
+    __tablename__ = "assignment_progress"
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignment.id", ondelete="CASCADE"), primary_key=True)
+    en_route_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    on_scene_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
