@@ -1,0 +1,101 @@
+"""The planner page in Debian's Chromium against a real server on real PostGIS (the
+imported Riyadh region, demo units and a generated history). Writes the screenshots
+artifacts/screenshots/planner-coverage.png and planner-heatmap.png."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from dispatch_helpers import live_server
+from najda.analytics.history import simulate_history
+from najda.config import project_root
+from najda.dispatch.auth import create_user
+from najda.dispatch.seed import seed_demo
+
+pytestmark = pytest.mark.browser
+
+SHOTS = project_root() / "artifacts" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+PASSWORD = "planner-pass-1"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(riyadh_engine: Engine) -> Iterator[str]:
+    seed_demo(riyadh_engine, region="riyadh")
+    simulate_history(riyadh_engine, months=0.5, per_day=8, seed=11,
+                     end=datetime(2026, 9, 1, tzinfo=UTC))
+    create_user(riyadh_engine, username="planner-1", role="planner", password=PASSWORD)
+    with live_server(riyadh_engine) as server:
+        yield server.url.removesuffix("/api/v1")
+
+
+def _login(page: Any, base: str, lang: str = "en") -> None:
+    page.goto(f"{base}/planner?lang={lang}")
+    page.fill("input[name=username]", "planner-1")
+    page.fill("input[name=password]", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/planner**")
+    page.wait_for_selector("#map[data-state=ready]", timeout=60_000)
+
+
+def test_planner_coverage_and_heatmap_screenshots(browser: Any, site: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, site)
+    page.wait_for_selector("#kpi-table table")
+    # this road patch is small: minute-scale thresholds show the rings
+    page.fill("input[name=thresholds]", "1,2,3")
+    page.locator("#controls button").click()
+    page.wait_for_selector("#map[data-state=ready]", timeout=60_000)
+    page.fill("#siting input[name=threshold]", "1")
+    page.locator("#siting button").click()
+    page.wait_for_selector("#map[data-siting='2']", timeout=60_000)
+    assert page.locator(".pl-new-site").count() == 2
+    assert int(page.get_attribute("#map", "data-features")) == 3  # 1, 2 and 3 minutes
+    before, after = (float(x.replace(",", "")) for x in
+                     page.locator("#siting-result .pl-big small").all_inner_texts())
+    assert after > before
+    assert page.locator("#coverage-table tr").count() >= 3
+    assert page.locator(".pl-std").count() == 2
+    assert "Ar-Riyad" in page.inner_text("#coverage-table")
+    page.evaluate("document.querySelector('.pl-side').scrollTop = 0")
+    page.screenshot(path=str(SHOTS / "planner-coverage.png"), full_page=True)
+
+    page.check("input[name=layer][value=heatmap]")
+    page.wait_for_selector("#map[data-layer=heatmap][data-state=ready]", timeout=60_000)
+    assert int(page.get_attribute("#map", "data-features")) > 20
+    assert "Modelled response time" in page.inner_text("#legend")
+    page.screenshot(path=str(SHOTS / "planner-heatmap.png"), full_page=True)
+    assert errors == []
+
+
+def test_planner_in_arabic_is_rtl(browser: Any, site: str) -> None:
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    _login(page, site, lang="ar")
+    assert page.get_attribute("html", "dir") == "rtl"
+    assert "التغطية الموزونة بالسكان" in page.inner_text("body")
+    page.check("input[name=layer][value=measured]")
+    page.wait_for_selector("#map[data-layer=measured][data-state=ready]", timeout=60_000)
+    assert int(page.get_attribute("#map", "data-features")) > 5
