@@ -25,18 +25,23 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+SIMULATE ?= 12
+
 demo: setup
 	$(NAJDA) db start
 	$(NAJDA) db migrate
 	$(NAJDA) import region riyadh
+	$(NAJDA) seed demo
 	$(NAJDA) status
-	$(NAJDA) serve --host $(HOST) --port $(PORT)
+	$(NAJDA) serve --host $(HOST) --port $(PORT) --simulate $(SIMULATE)
 
 test: setup
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) benchmarks/routing.py
+	$(PY) benchmarks/avl.py
+	$(PY) benchmarks/analytics.py
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks

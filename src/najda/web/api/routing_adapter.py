@@ -1,0 +1,36 @@
+"""The road graphs dispatch routes on, one cache per application."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from najda.dispatch.assignments import Estimate, Estimator
+from najda.dispatch.incidents import Incident
+from najda.dispatch.recommend import estimate_units
+from najda.errors import NajdaError
+from najda.routing.graph import GraphCache
+from najda.web.state import engine, web_state
+
+_KEY = "najda.dispatch.graphs"
+
+
+def graph_source() -> GraphCache:
+    """This application's graph cache (made on first use; reloads on a new version)."""
+    cache = current_app.extensions.get(_KEY)
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            _KEY, GraphCache(snap_limit_m=web_state().settings.snap_limit_m))
+    return cache
+
+
+def estimator() -> Estimator:
+    """Predictions for an assignment; routing trouble never blocks an assignment."""
+    eng, graphs = engine(), graph_source()
+
+    def estimate(incident: Incident, unit_ids: list[int]) -> dict[int, Estimate]:
+        try:
+            return estimate_units(eng, graphs, incident, unit_ids)
+        except NajdaError:
+            return {}
+
+    return estimate
