@@ -32,21 +32,36 @@ from najda.routing.synthetic import generate_city
 def synthetic_demand(graph, rng: np.random.Generator, districts: int = 20) -> Demand:
     import h3
 
-    cells = np.array([h3.latlng_to_cell(la, lo, 9) for lo, la in
-                      zip(graph.lon.tolist(), graph.lat.tolist(), strict=True)])
+    cells = np.array(
+        [
+            h3.latlng_to_cell(la, lo, 9)
+            for lo, la in zip(graph.lon.tolist(), graph.lat.tolist(), strict=True)
+        ]
+    )
     uniq, first = np.unique(cells, return_index=True)
     node = first.astype(np.int32)  # the cell's first road node stands for it
     edges = np.quantile(graph.lon, np.linspace(0, 1, districts + 1)[1:-1])
     strip = np.digitize(graph.lon[node], edges)
     pop = rng.lognormal(mean=6.0, sigma=1.0, size=uniq.size)
     placed = np.bincount(strip, weights=pop, minlength=districts)
-    gov = Governorates(id=np.arange(districts), code=tuple(f"d{i}" for i in range(districts)),
-                       name_en=tuple(f"District {i}" for i in range(districts)),
-                       name_ar=tuple(f"حي {i}" for i in range(districts)),
-                       population=placed * 1.05, placed=placed)
-    surface = PopulationSurface(region="generated", resolution=9, cell=uniq,
-                                lon=graph.lon[node], lat=graph.lat[node], population=pop,
-                                governorate=strip.astype(np.int64), governorates=gov)
+    gov = Governorates(
+        id=np.arange(districts),
+        code=tuple(f"d{i}" for i in range(districts)),
+        name_en=tuple(f"District {i}" for i in range(districts)),
+        name_ar=tuple(f"حي {i}" for i in range(districts)),
+        population=placed * 1.05,
+        placed=placed,
+    )
+    surface = PopulationSurface(
+        region="generated",
+        resolution=9,
+        cell=uniq,
+        lon=graph.lon[node],
+        lat=graph.lat[node],
+        population=pop,
+        governorate=strip.astype(np.int64),
+        governorates=gov,
+    )
     return Demand(surface, node, 0.0)
 
 
@@ -57,7 +72,8 @@ def najda_coverage(graph, demand: Demand, stations: np.ndarray):
 
 def networkx_coverage(g: nx.DiGraph, graph, demand: Demand, stations: np.ndarray):
     lengths = nx.multi_source_dijkstra_path_length(
-        g, set(stations.tolist()), cutoff=max(DEFAULT_THRESHOLDS_MIN) * 60, weight="weight")
+        g, set(stations.tolist()), cutoff=max(DEFAULT_THRESHOLDS_MIN) * 60, weight="weight"
+    )
     times = np.full(graph.node_count, np.inf)
     idx = np.fromiter(lengths.keys(), dtype=np.int64, count=len(lengths))
     times[idx] = np.fromiter(lengths.values(), dtype=float, count=len(lengths))
@@ -86,11 +102,14 @@ def main() -> None:
     stations = np.sort(rng.choice(graph.node_count, size=args.stations, replace=False))
     stations = stations.astype(np.int32)
     minutes = ", ".join(f"{t:g}" for t in DEFAULT_THRESHOLDS_MIN)
-    print(f"generated network {city.name}: {graph.node_count:,} nodes, "
-          f"{graph.edge_count:,} edges; {len(demand.surface):,} H3 cells, "
-          f"{args.stations} stations, thresholds {minutes} min")
-    print(f"machine: {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}")
+    print(
+        f"generated network {city.name}: {graph.node_count:,} nodes, "
+        f"{graph.edge_count:,} edges; {len(demand.surface):,} H3 cells, "
+        f"{args.stations} stations, thresholds {minutes} min"
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
 
     najda_coverage(graph, demand, stations)  # builds the CSR search matrix once per graph
     t_najda, ours = timed(lambda: najda_coverage(graph, demand, stations), args.repeat)
@@ -100,18 +119,24 @@ def main() -> None:
     for u, v, t in zip(graph.edge_u.tolist(), graph.edge_v.tolist(), w.tolist(), strict=True):
         if u != v and (not g.has_edge(u, v) or g[u][v]["weight"] > t):
             g.add_edge(u, v, weight=t)
-    t_nx, theirs = timed(lambda: networkx_coverage(g, graph, demand, stations),
-                         max(1, args.repeat // 3))
+    t_nx, theirs = timed(
+        lambda: networkx_coverage(g, graph, demand, stations), max(1, args.repeat // 3)
+    )
 
     assert np.allclose(ours.covered, theirs.covered, rtol=1e-9), "results differ"
     totals = ours.totals()
-    print("covered: " + ", ".join(f"{t:g} min {totals[f'pct_{t:g}min']:.2f} %"
-                                  for t in DEFAULT_THRESHOLDS_MIN) + " (identical in both)")
+    print(
+        "covered: "
+        + ", ".join(f"{t:g} min {totals[f'pct_{t:g}min']:.2f} %" for t in DEFAULT_THRESHOLDS_MIN)
+        + " (identical in both)"
+    )
     print(f"{'engine':<44}{'median':>12}")
     print(f"{'najda (scipy csgraph, one multi-source search)':<44}{t_najda * 1000:>10.1f} ms")
     print(f"{'networkx multi_source_dijkstra_path_length':<44}{t_nx * 1000:>10.1f} ms")
-    print(f"ratio networkx / najda: {t_nx / t_najda:.1f}x; target najda < 1 s: "
-          f"{'met' if t_najda < 1.0 else 'MISSED'}")
+    print(
+        f"ratio networkx / najda: {t_nx / t_najda:.1f}x; target najda < 1 s: "
+        f"{'met' if t_najda < 1.0 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

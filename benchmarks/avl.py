@@ -89,11 +89,18 @@ def prepare(engine: Engine, *, units: int, prefix: str) -> list[tuple[int, str]]
     import_catalogue(engine, ROOT / "geo_data" / "catalogue")
     admin = User(id=0, username="bench", role="admin")
     with engine.begin() as conn:
-        ids = conn.execute(text("""
+        ids = (
+            conn.execute(
+                text("""
             INSERT INTO unit (call_sign, unit_type_id, agency_id)
             SELECT :p || g, t.id, t.agency_id FROM generate_series(1, :n) g,
                    (SELECT id, agency_id FROM unit_type WHERE code = 'patrol_car') t
-            RETURNING id"""), {"p": prefix, "n": units}).scalars().all()
+            RETURNING id"""),
+                {"p": prefix, "n": units},
+            )
+            .scalars()
+            .all()
+        )
     return [(i, issue_credentials(engine, unit_id=i, by=admin).token) for i in ids]
 
 
@@ -106,11 +113,19 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(url: str, *, workers: int, threads: int) -> Iterator[int]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "NAJDA_BIND": f"127.0.0.1:{port}",
-           "NAJDA_WORKERS": str(workers), "NAJDA_THREADS": str(threads),
-           "NAJDA_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c",
-                             str(ROOT / "gunicorn.conf.py")], env=env, cwd=ROOT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "NAJDA_BIND": f"127.0.0.1:{port}",
+        "NAJDA_WORKERS": str(workers),
+        "NAJDA_THREADS": str(threads),
+        "NAJDA_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py")],
+        env=env,
+        cwd=ROOT,
+    )
     try:
         wait_ready(port, proc)
         yield port
@@ -162,9 +177,16 @@ class Outcome:
 
 
 def _body(units: tuple[int, str], ks: range, base: float) -> bytes:
-    fixes = [{"time": round(base + k * STEP_S, 3), "lat": 24.7 + (k % 1000) * 1e-5,
-              "lon": 46.6 + (units[0] % 1000) * 1e-4, "speed": 10.0, "heading": 90.0}
-             for k in ks]
+    fixes = [
+        {
+            "time": round(base + k * STEP_S, 3),
+            "lat": 24.7 + (k % 1000) * 1e-5,
+            "lon": 46.6 + (units[0] % 1000) * 1e-4,
+            "speed": 10.0,
+            "heading": 90.0,
+        }
+        for k in ks
+    ]
     payload: Any = fixes[0] if len(fixes) == 1 else {"fixes": fixes}
     return json.dumps(payload).encode()
 
@@ -183,8 +205,12 @@ def run_thread(work: Work) -> Outcome:
         next_k[unit[0]] = ks.stop
         body = _body(unit, ks, work.base)
         sent = time.perf_counter()
-        conn.request("POST", "/api/v1/avl/positions", body=body, headers={
-            "Authorization": f"Bearer {unit[1]}", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/api/v1/avl/positions",
+            body=body,
+            headers={"Authorization": f"Bearer {unit[1]}", "Content-Type": "application/json"},
+        )
         response = conn.getresponse()
         answer = response.read()
         out.latencies_ms.append((time.perf_counter() - sent) * 1000)
@@ -213,15 +239,28 @@ def run_process(works: list[Work]) -> list[Outcome]:
     return results
 
 
-def phase(port: int, units: list[tuple[int, str]], *, procs: int, threads: int, batch: int,
-          seconds: float, max_requests: int, base: float, first_k: int) -> list[Outcome]:
+def phase(
+    port: int,
+    units: list[tuple[int, str]],
+    *,
+    procs: int,
+    threads: int,
+    batch: int,
+    seconds: float,
+    max_requests: int,
+    base: float,
+    first_k: int,
+) -> list[Outcome]:
     clients = procs * threads
     shares = [units[i::clients] for i in range(clients)]
-    works = [Work(port, share, batch, seconds, max_requests // clients, base, first_k)
-             for share in shares]
+    works = [
+        Work(port, share, batch, seconds, max_requests // clients, base, first_k)
+        for share in shares
+    ]
     with mp.get_context("fork").Pool(procs) as pool:
-        per_proc = pool.map(run_process, [works[p * threads:(p + 1) * threads]
-                                          for p in range(procs)])
+        per_proc = pool.map(
+            run_process, [works[p * threads : (p + 1) * threads] for p in range(procs)]
+        )
     return [o for outs in per_proc for o in outs]
 
 
@@ -229,22 +268,34 @@ def summary(name: str, outcomes: list[Outcome]) -> dict[str, float]:
     elapsed = max(o.elapsed for o in outcomes)
     latencies = sorted(x for o in outcomes for x in o.latencies_ms)
     requests = sum(o.requests for o in outcomes)
-    result = {"requests": requests, "fixes": sum(o.fixes for o in outcomes),
-              "errors": sum(o.errors for o in outcomes), "seconds": elapsed,
-              "requests_per_s": requests / elapsed,
-              "fixes_per_s": sum(o.fixes for o in outcomes) / elapsed,
-              "p50_ms": statistics.median(latencies),
-              "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
-    print(f"{name:7} {result['requests']:7,} requests {result['fixes']:8,} fixes "
-          f"in {elapsed:5.1f} s: {result['requests_per_s']:7,.0f} req/s "
-          f"{result['fixes_per_s']:7,.0f} fixes/s  p50 {result['p50_ms']:5.1f} ms "
-          f"p99 {result['p99_ms']:5.1f} ms  errors {result['errors']}")
+    result = {
+        "requests": requests,
+        "fixes": sum(o.fixes for o in outcomes),
+        "errors": sum(o.errors for o in outcomes),
+        "seconds": elapsed,
+        "requests_per_s": requests / elapsed,
+        "fixes_per_s": sum(o.fixes for o in outcomes) / elapsed,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
+    print(
+        f"{name:7} {result['requests']:7,} requests {result['fixes']:8,} fixes "
+        f"in {elapsed:5.1f} s: {result['requests_per_s']:7,.0f} req/s "
+        f"{result['fixes_per_s']:7,.0f} fixes/s  p50 {result['p50_ms']:5.1f} ms "
+        f"p99 {result['p99_ms']:5.1f} ms  errors {result['errors']}"
+    )
     return result
 
 
 # -- resend and verification ---------------------------------------------------------------------
-def resend(port: int, units: list[tuple[int, str]], acked: dict[int, list[int]],
-           base: float, *, sample: int) -> tuple[int, int]:
+def resend(
+    port: int,
+    units: list[tuple[int, str]],
+    acked: dict[int, list[int]],
+    base: float,
+    *,
+    sample: int,
+) -> tuple[int, int]:
     """Send ``sample`` acknowledged fixes again (alone, then in one batch): (sent, stored)."""
     rng = random.Random(7)
     tokens = dict(units)
@@ -253,25 +304,32 @@ def resend(port: int, units: list[tuple[int, str]], acked: dict[int, list[int]],
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     stored = 0
     for u, k in picks:
-        conn.request("POST", "/api/v1/avl/positions", body=_body((u, ""), range(k, k + 1), base),
-                     headers={"Authorization": f"Bearer {tokens[u]}",
-                              "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/api/v1/avl/positions",
+            body=_body((u, ""), range(k, k + 1), base),
+            headers={"Authorization": f"Bearer {tokens[u]}", "Content-Type": "application/json"},
+        )
         stored += json.loads(conn.getresponse().read())["stored"]
     u, ks = next((u, ks) for u, ks in acked.items() if len(ks) >= 20)
-    conn.request("POST", "/api/v1/avl/positions", body=_body((u, ""), range(ks[0], ks[0] + 20),
-                                                            base),
-                 headers={"Authorization": f"Bearer {tokens[u]}",
-                          "Content-Type": "application/json"})
+    conn.request(
+        "POST",
+        "/api/v1/avl/positions",
+        body=_body((u, ""), range(ks[0], ks[0] + 20), base),
+        headers={"Authorization": f"Bearer {tokens[u]}", "Content-Type": "application/json"},
+    )
     stored += json.loads(conn.getresponse().read())["stored"]
     conn.close()
     return len(picks) + 20, stored
 
 
-def verify(engine: Engine, acked: dict[int, list[int]], base: float, *,
-           first_k: int) -> dict[str, int]:
+def verify(
+    engine: Engine, acked: dict[int, list[int]], base: float, *, first_k: int
+) -> dict[str, int]:
     """Compare stored rows (from sequence ``first_k`` on) with acknowledged fixes."""
     with engine.connect() as conn:
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             WITH p AS (SELECT unit_id, fix_time,
                               round((extract(epoch FROM fix_time) - :base) / :step) AS k
                        FROM position WHERE unit_id = ANY(:ids))
@@ -280,11 +338,17 @@ def verify(engine: Engine, acked: dict[int, list[int]], base: float, *,
                    sum(k) FILTER (WHERE k >= :first) AS k_sum,
                    max(p.fix_time) AS newest, u.last_fix_at
             FROM p JOIN unit u ON u.id = p.unit_id GROUP BY p.unit_id, u.last_fix_at"""),
-            {"base": base, "step": STEP_S, "ids": list(acked), "first": first_k}).all()
+            {"base": base, "step": STEP_S, "ids": list(acked), "first": first_k},
+        ).all()
     stored = {r.unit_id: r for r in rows}
-    report = {"acknowledged": sum(len(ks) for ks in acked.values()), "stored": 0,
-              "missing": 0, "duplicated": 0, "units_with_wrong_rows": 0,
-              "units_whose_latest_is_not_newest": 0}
+    report = {
+        "acknowledged": sum(len(ks) for ks in acked.values()),
+        "stored": 0,
+        "missing": 0,
+        "duplicated": 0,
+        "units_with_wrong_rows": 0,
+        "units_whose_latest_is_not_newest": 0,
+    }
     for unit, ks in acked.items():
         row = stored.get(unit)
         n = row.n if row else 0
@@ -324,35 +388,48 @@ def main() -> None:
 
     prefix = f"BENCH-{os.getpid()}-"
     base = (datetime.now(UTC) - timedelta(hours=6)).timestamp()
-    print(f"AVL benchmark on {os.cpu_count()} cores: {args.units} units, gunicorn "
-          f"{args.workers} workers x {args.server_threads} threads, clients "
-          f"{args.procs} processes x {args.threads} threads, {args.seconds:.0f} s per phase")
+    print(
+        f"AVL benchmark on {os.cpu_count()} cores: {args.units} units, gunicorn "
+        f"{args.workers} workers x {args.server_threads} threads, clients "
+        f"{args.procs} processes x {args.threads} threads, {args.seconds:.0f} s per phase"
+    )
     with database() as (engine, url):
         units = prepare(engine, units=args.units, prefix=prefix)
         with gunicorn(url, workers=args.workers, threads=args.server_threads) as port:
-            common = {"procs": args.procs, "threads": args.threads, "base": base,
-                      "max_requests": args.max_requests}
+            common = {
+                "procs": args.procs,
+                "threads": args.threads,
+                "base": base,
+                "max_requests": args.max_requests,
+            }
             phase(port, units, batch=1, seconds=2.0, first_k=WARM_K, **common)
-            batches = phase(port, units, batch=args.batch, seconds=args.seconds,
-                            first_k=BATCH_K, **common)
-            singles = phase(port, units, batch=1, seconds=args.seconds, first_k=SINGLE_K,
-                            **common)
+            batches = phase(
+                port, units, batch=args.batch, seconds=args.seconds, first_k=BATCH_K, **common
+            )
+            singles = phase(port, units, batch=1, seconds=args.seconds, first_k=SINGLE_K, **common)
             acked = merge_acked(batches, singles)
             sent, stored_again = resend(port, units, acked, base, sample=200)
         check = verify(engine, acked, base, first_k=BATCH_K)
         if os.environ.get("DATABASE_URL"):
             with engine.begin() as conn:
-                conn.execute(text("DELETE FROM unit WHERE call_sign LIKE :p"),
-                             {"p": prefix + "%"})
+                conn.execute(text("DELETE FROM unit WHERE call_sign LIKE :p"), {"p": prefix + "%"})
     b, s = summary("batch", batches), summary("single", singles)
     print(f"resend  {sent} acknowledged fixes sent again: {stored_again} stored")
     print("rows    " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in check.items()))
-    ok = (b["fixes_per_s"] >= 2000 and s["requests_per_s"] >= 500 and s["p99_ms"] < 50
-          and check["missing"] == 0 and check["duplicated"] == 0 and stored_again == 0
-          and check["units_with_wrong_rows"] == 0
-          and check["units_whose_latest_is_not_newest"] == 0)
-    print("targets " + ("met" if ok else "NOT met") + ": batch >= 2,000 fixes/s, single >= "
-          "500 req/s with p99 < 50 ms, nothing missing or duplicated")
+    ok = (
+        b["fixes_per_s"] >= 2000
+        and s["requests_per_s"] >= 500
+        and s["p99_ms"] < 50
+        and check["missing"] == 0
+        and check["duplicated"] == 0
+        and stored_again == 0
+        and check["units_with_wrong_rows"] == 0
+        and check["units_whose_latest_is_not_newest"] == 0
+    )
+    print(
+        "targets " + ("met" if ok else "NOT met") + ": batch >= 2,000 fixes/s, single >= "
+        "500 req/s with p99 < 50 ms, nothing missing or duplicated"
+    )
     sys.exit(0 if ok else 1)
 
 

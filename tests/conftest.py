@@ -61,8 +61,11 @@ def helsinki_pbf() -> Path:
 
 def _settings_for(cluster: LocalPostgres, dbname: str, data_dir: Path) -> Settings:
     return load_settings().with_overrides(
-        database_url=cluster.url(dbname), data_dir=data_dir,
-        geo_data_dir=project_root() / "geo_data", online=False)
+        database_url=cluster.url(dbname),
+        data_dir=data_dir,
+        geo_data_dir=project_root() / "geo_data",
+        online=False,
+    )
 
 
 def clone_database(cluster: LocalPostgres, template: str, prefix: str = "t") -> str:
@@ -71,8 +74,11 @@ def clone_database(cluster: LocalPostgres, template: str, prefix: str = "t") -> 
 
     name = f"{prefix}_{os.getpid()}_{next(_counter)}"
     with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
     return name
 
 
@@ -133,5 +139,8 @@ def riyadh_engine(pg_cluster: LocalPostgres, riyadh_template: str) -> Iterator[E
 def settings(engine: Engine, data_dir: Path) -> Settings:
     """Settings pointing at the per-test database."""
     return load_settings().with_overrides(
-        database_url=engine.url.render_as_string(hide_password=False), data_dir=data_dir,
-        geo_data_dir=project_root() / "geo_data", online=False)
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=data_dir,
+        geo_data_dir=project_root() / "geo_data",
+        online=False,
+    )

@@ -32,8 +32,11 @@ ROLES = ("dispatcher", "supervisor", "planner", "admin")
 def app_for(engine: Engine, **overrides: Any) -> Any:
     settings = load_settings().with_overrides(
         database_url=engine.url.render_as_string(hide_password=False),
-        geo_data_dir=project_root() / "geo_data", online=False,
-        secret_key="test-secret", **overrides)
+        geo_data_dir=project_root() / "geo_data",
+        online=False,
+        secret_key="test-secret",
+        **overrides,
+    )
     return create_app(settings, config={"TESTING": True})
 
 
@@ -82,8 +85,9 @@ class Api:
         return self.http.delete(self.base + path, timeout=60, **kw)
 
 
-def token_for(engine: Engine, role: str, *, name: str | None = None,
-              password: str | None = None) -> str:
+def token_for(
+    engine: Engine, role: str, *, name: str | None = None, password: str | None = None
+) -> str:
     """An API token of a new user with ``role`` (a service account without password)."""
     user = create_user(engine, username=name or f"{role}-1", role=role, password=password)
     return issue_token(engine, user_id=user.id, name="tests")[1]
@@ -93,8 +97,9 @@ def clients(engine: Engine, base: str) -> dict[str, Api]:
     return {role: Api(base, token_for(engine, role)) for role in ROLES}
 
 
-def assert_error_shape(response: requests.Response, status: int, code: str | None = None
-                       ) -> dict[str, Any]:
+def assert_error_shape(
+    response: requests.Response, status: int, code: str | None = None
+) -> dict[str, Any]:
     assert response.status_code == status, (response.status_code, response.text[:500])
     body = response.json()
     assert set(body) == {"error"}
@@ -134,8 +139,9 @@ class Stream:
                 return json.loads(fields["data"]), beats
         raise AssertionError(f"no {kind} event within {timeout_s} s")
 
-    def events_until(self, kind: str, *, timeout_s: float = 10.0,
-                     **match: Any) -> list[dict[str, Any]]:
+    def events_until(
+        self, kind: str, *, timeout_s: float = 10.0, **match: Any
+    ) -> list[dict[str, Any]]:
         """Every event up to and including the first ``kind`` whose payload has ``match``."""
         deadline, seen = time.monotonic() + timeout_s, []
         while time.monotonic() < deadline:
@@ -154,8 +160,12 @@ class Stream:
 @contextmanager
 def event_stream(server: Server, token: str) -> Iterator[Stream]:
     """A connected ``GET /events`` stream (the first message read: connected)."""
-    response = requests.get(server.url + "/events", stream=True, timeout=(5, 10),
-                            headers={"Authorization": f"Bearer {token}"})
+    response = requests.get(
+        server.url + "/events",
+        stream=True,
+        timeout=(5, 10),
+        headers={"Authorization": f"Bearer {token}"},
+    )
     try:
         assert response.status_code == 200, response.text[:500]
         assert response.headers["Content-Type"].startswith("text/event-stream")
@@ -167,22 +177,44 @@ def event_stream(server: Server, token: str) -> Iterator[Stream]:
 
 
 # -- units -----------------------------------------------------------------------------
-def add_unit(engine: Engine, call_sign: str, unit_type: str, lon: float | None = None,
-             lat: float | None = None, *, fix_age_s: float | None = 0.0,
-             station_id: int | None = None, status: str = "available") -> int:
+def add_unit(
+    engine: Engine,
+    call_sign: str,
+    unit_type: str,
+    lon: float | None = None,
+    lat: float | None = None,
+    *,
+    fix_age_s: float | None = 0.0,
+    station_id: int | None = None,
+    status: str = "available",
+) -> int:
     """A unit of ``unit_type`` (its agency's), with a GPS fix ``fix_age_s`` old."""
-    fix_at = (datetime.now(UTC) - timedelta(seconds=fix_age_s)
-              if fix_age_s is not None and lon is not None else None)
+    fix_at = (
+        datetime.now(UTC) - timedelta(seconds=fix_age_s)
+        if fix_age_s is not None and lon is not None
+        else None
+    )
     with engine.begin() as conn:
-        return int(conn.execute(text("""
+        return int(
+            conn.execute(
+                text("""
             INSERT INTO unit (call_sign, unit_type_id, agency_id, station_id, status,
                               last_position, last_fix_at)
             SELECT :cs, t.id, t.agency_id, :station, :status,
                    CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
                         ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END, :fix
             FROM unit_type t WHERE t.code = :type RETURNING id"""),
-            {"cs": call_sign, "type": unit_type, "station": station_id, "status": status,
-             "lon": lon, "lat": lat, "fix": fix_at}).scalar_one())
+                {
+                    "cs": call_sign,
+                    "type": unit_type,
+                    "station": station_id,
+                    "status": status,
+                    "lon": lon,
+                    "lat": lat,
+                    "fix": fix_at,
+                },
+            ).scalar_one()
+        )
 
 
 # -- road facts, read straight from road_edge --------------------------------------------
@@ -202,7 +234,8 @@ def straight_segments(engine: Engine) -> list[Segment]:
     there is exactly half an edge's travel time from either end.
     """
     with engine.connect() as conn:
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             WITH e AS (SELECT least(u, v) AS a, greatest(u, v) AS b, u, v, travel_time_s,
                               length_m, geom FROM road_edge WHERE ST_NPoints(geom) = 2),
                  pairs AS (SELECT least(u, v) AS a, greatest(u, v) AS b FROM road_edge
@@ -215,9 +248,12 @@ def straight_segments(engine: Engine) -> list[Segment]:
                    ST_X(ST_LineInterpolatePoint(min(e.geom::text)::geometry, 0.5)) AS lon,
                    ST_Y(ST_LineInterpolatePoint(min(e.geom::text)::geometry, 0.5)) AS lat
             FROM e JOIN pairs p ON p.a = e.a AND p.b = e.b
-            GROUP BY e.a, e.b ORDER BY e.a, e.b""")).all()
-    return [Segment(edges=tuple(zip(r.us, r.vs, r.tts, strict=True)), lon=r.lon, lat=r.lat)
-            for r in rows]
+            GROUP BY e.a, e.b ORDER BY e.a, e.b""")
+        ).all()
+    return [
+        Segment(edges=tuple(zip(r.us, r.vs, r.tts, strict=True)), lon=r.lon, lat=r.lat)
+        for r in rows
+    ]
 
 
 def road_digraph(engine: Engine) -> nx.DiGraph:
@@ -230,14 +266,16 @@ def road_digraph(engine: Engine) -> nx.DiGraph:
     return graph
 
 
-def independent_etas(graph: nx.DiGraph, incident: Segment,
-                     units: dict[int, Segment]) -> dict[int, float]:
+def independent_etas(
+    graph: nx.DiGraph, incident: Segment, units: dict[int, Segment]
+) -> dict[int, float]:
     """Travel time from each unit's segment midpoint to the incident's, by networkx."""
     to_incident: list[tuple[dict[int, float], float]] = []
     reverse = graph.reverse(copy=False)
     for u, _v, t in incident.edges:
-        to_incident.append((nx.single_source_dijkstra_path_length(reverse, u, weight="weight"),
-                            0.5 * t))
+        to_incident.append(
+            (nx.single_source_dijkstra_path_length(reverse, u, weight="weight"), 0.5 * t)
+        )
     out = {}
     for unit_id, seg in units.items():
         best = float("inf")

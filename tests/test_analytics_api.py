@@ -22,8 +22,9 @@ from najda.dispatch.seed import seed_demo
 @pytest.fixture
 def api(riyadh_engine: Engine) -> Iterator[tuple[Api, Engine]]:
     seed_demo(riyadh_engine, region="riyadh")
-    simulate_history(riyadh_engine, months=0.25, per_day=6, seed=5,
-                     end=datetime(2026, 9, 1, tzinfo=UTC))
+    simulate_history(
+        riyadh_engine, months=0.25, per_day=6, seed=5, end=datetime(2026, 9, 1, tzinfo=UTC)
+    )
     with live_server(riyadh_engine) as server:
         yield Api(server.url, token_for(riyadh_engine, "planner")), riyadh_engine
 
@@ -43,7 +44,8 @@ def test_coverage_json_csv_geojson_agree(api: tuple[Api, Engine]) -> None:
     assert len(body["governorates"]) == 20 and len(body["sources_used"]) >= 2
     rows = _csv(client.get("/analytics/coverage?thresholds=2,4&format=csv"))
     assert [float(r["covered_4min"]) for r in rows] == pytest.approx(
-        [g["covered_4min"] for g in body["governorates"]])
+        [g["covered_4min"] for g in body["governorates"]]
+    )
     areas = client.get("/analytics/coverage?thresholds=2,4&format=geojson")
     assert areas.headers["Content-Type"].startswith("application/geo+json")
     assert [f["properties"]["threshold_min"] for f in areas.json()["features"]] == [4, 2]
@@ -56,14 +58,19 @@ def test_gaps_and_heatmaps(api: tuple[Api, Engine]) -> None:
     assert len(rows) == len(gaps["features"]) > 0
     summary = client.get("/analytics/coverage?thresholds=2").json()["totals"]
     assert sum(float(r["population"]) for r in rows) == pytest.approx(
-        summary["placed"] - summary["covered_2min"], rel=1e-6)
+        summary["placed"] - summary["covered_2min"], rel=1e-6
+    )
     modelled = client.get("/analytics/heatmap?kind=modelled&format=geojson").json()
-    assert modelled["features"] and all(f["properties"]["time_s"] >= 0
-                                        for f in modelled["features"])
+    assert modelled["features"] and all(
+        f["properties"]["time_s"] >= 0 for f in modelled["features"]
+    )
     measured = client.get("/analytics/heatmap?kind=measured").json()["cells"]
     with engine.connect() as conn:
-        closed = conn.execute(text("SELECT count(*) FROM incident WHERE status = 'closed'"
-                                   " AND on_scene_at IS NOT NULL")).scalar_one()
+        closed = conn.execute(
+            text(
+                "SELECT count(*) FROM incident WHERE status = 'closed' AND on_scene_at IS NOT NULL"
+            )
+        ).scalar_one()
     assert sum(c["incidents"] for c in measured) == closed > 0
 
 
@@ -88,8 +95,7 @@ def test_siting_before_and_after(api: tuple[Api, Engine]) -> None:
     geo = client.get("/analytics/siting?model=mclp&add=2&threshold=2&format=geojson").json()
     assert sum(f["properties"].get("kind") == "new_site" for f in geo["features"]) == 2
     sites = _csv(client.get("/analytics/siting?model=mclp&add=2&threshold=2&format=csv"))
-    assert {int(s["road_node_id"]) for s in sites} == {s["road_node_id"]
-                                                       for s in body["new_sites"]}
+    assert {int(s["road_node_id"]) for s in sites} == {s["road_node_id"] for s in body["new_sites"]}
     lscp = client.get("/analytics/siting?model=lscp&threshold=2").json()
     assert lscp["covered_after"] == pytest.approx(lscp["on_network"] - lscp["uncoverable"])
 

@@ -21,8 +21,14 @@ from najda.dispatch.seed import seed_demo
 pytestmark = pytest.mark.browser
 
 SHOTS = project_root() / "artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 PASSWORD = "planner-pass-1"
 
 
@@ -42,8 +48,9 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def site(riyadh_engine: Engine) -> Iterator[str]:
     seed_demo(riyadh_engine, region="riyadh")
-    simulate_history(riyadh_engine, months=0.5, per_day=8, seed=11,
-                     end=datetime(2026, 9, 1, tzinfo=UTC))
+    simulate_history(
+        riyadh_engine, months=0.5, per_day=8, seed=11, end=datetime(2026, 9, 1, tzinfo=UTC)
+    )
     create_user(riyadh_engine, username="planner-1", role="planner", password=PASSWORD)
     with live_server(riyadh_engine) as server:
         yield server.url.removesuffix("/api/v1")
@@ -74,8 +81,10 @@ def test_planner_coverage_and_heatmap_screenshots(browser: Any, site: str) -> No
     page.wait_for_selector("#map[data-siting='2']", timeout=60_000)
     assert page.locator(".pl-new-site").count() == 2
     assert int(page.get_attribute("#map", "data-features")) == 3  # 1, 2 and 3 minutes
-    before, after = (float(x.replace(",", "")) for x in
-                     page.locator("#siting-result .pl-big small").all_inner_texts())
+    before, after = (
+        float(x.replace(",", ""))
+        for x in page.locator("#siting-result .pl-big small").all_inner_texts()
+    )
     assert after > before
     assert page.locator("#coverage-table tr").count() >= 3
     assert page.locator(".pl-std").count() == 2

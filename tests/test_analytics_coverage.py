@@ -25,34 +25,48 @@ THRESHOLDS = (1.0, 2.0, 4.0)
 def _networkx_times(engine: Engine, sources: list[int], cutoff_s: float) -> dict[int, float]:
     g = nx.DiGraph()
     with engine.connect() as conn:
-        for u, v, t in conn.execute(text(
-                "SELECT u, v, min(travel_time_s) FROM road_edge WHERE u <> v GROUP BY u, v")):
+        for u, v, t in conn.execute(
+            text("SELECT u, v, min(travel_time_s) FROM road_edge WHERE u <> v GROUP BY u, v")
+        ):
             g.add_edge(int(u), int(v), weight=float(t))
     return nx.multi_source_dijkstra_path_length(g, set(sources), cutoff=cutoff_s)
 
 
-def _postgis_covered(engine: Engine, surface, times: dict[int, float],
-                     access_m: float) -> dict[int, list[float]]:
+def _postgis_covered(
+    engine: Engine, surface, times: dict[int, float], access_m: float
+) -> dict[int, list[float]]:
     """Covered people per governorate id and threshold, summed by PostgreSQL."""
     s = surface
     with engine.begin() as conn:
         conn.execute(text("CREATE TEMP TABLE d (gid int, pop float8, geom geometry(Point, 4326))"))
         conn.execute(text("CREATE TEMP TABLE nt (node bigint PRIMARY KEY, t float8)"))
-        conn.execute(text("INSERT INTO d VALUES (:g, :p, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
-                     [{"g": int(s.governorates.id[s.governorate[i]]), "p": float(s.population[i]),
-                       "x": float(s.lon[i]), "y": float(s.lat[i])} for i in range(len(s))])
-        conn.execute(text("INSERT INTO nt VALUES (:n, :t)"),
-                     [{"n": n, "t": t} for n, t in times.items()])
+        conn.execute(
+            text("INSERT INTO d VALUES (:g, :p, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+            [
+                {
+                    "g": int(s.governorates.id[s.governorate[i]]),
+                    "p": float(s.population[i]),
+                    "x": float(s.lon[i]),
+                    "y": float(s.lat[i]),
+                }
+                for i in range(len(s))
+            ],
+        )
+        conn.execute(
+            text("INSERT INTO nt VALUES (:n, :t)"), [{"n": n, "t": t} for n, t in times.items()]
+        )
         out: dict[int, list[float]] = {}
         for k, minutes in enumerate(THRESHOLDS):
-            rows = conn.execute(text("""
+            rows = conn.execute(
+                text("""
                 SELECT d.gid, sum(d.pop) FROM d
                 CROSS JOIN LATERAL (SELECT n.id, ST_Distance(n.geom::geography,
                                                              d.geom::geography) AS dist
                                     FROM road_node n ORDER BY n.geom <-> d.geom LIMIT 1) near
                 JOIN nt ON nt.node = near.id
                 WHERE near.dist <= :access AND nt.t <= :limit GROUP BY d.gid"""),
-                {"access": access_m, "limit": minutes * 60.0}).all()
+                {"access": access_m, "limit": minutes * 60.0},
+            ).all()
             for gid, covered in rows:
                 out.setdefault(int(gid), [0.0] * len(THRESHOLDS))[k] = float(covered)
     return out
@@ -67,8 +81,12 @@ def test_coverage_per_governorate_matches_networkx_and_postgis(riyadh_engine: En
     assert len(result.sources_used) >= 2  # the stations near the Al-Muhammadiyah roads
 
     with riyadh_engine.connect() as conn:
-        source_nodes = [int(n) for n in conn.execute(text(
-            "SELECT road_node_id FROM station WHERE snap_distance_m <= 500")).scalars()]
+        source_nodes = [
+            int(n)
+            for n in conn.execute(
+                text("SELECT road_node_id FROM station WHERE snap_distance_m <= 500")
+            ).scalars()
+        ]
         gov_pop = dict(conn.execute(text("SELECT id, population FROM governorate")).all())
     assert sorted(source_nodes) == sorted(s.road_node_id for s in result.sources_used)
     times = _networkx_times(riyadh_engine, source_nodes, max(THRESHOLDS) * 60.0)
@@ -106,8 +124,9 @@ def test_gaps_hold_the_uncovered_people(riyadh_engine: Engine) -> None:
     graph = load_graph(riyadh_engine, "riyadh")
     surface = population_surface(riyadh_engine, "riyadh", resolution=8)
     demand = cov.attach(graph, surface)
-    result = cov.coverage_from_stations(graph, demand, cov.load_stations(riyadh_engine, "riyadh"),
-                                        thresholds_min=(2, 8))
+    result = cov.coverage_from_stations(
+        graph, demand, cov.load_stations(riyadh_engine, "riyadh"), thresholds_min=(2, 8)
+    )
     gaps = result.gap_rows(2)
     placed = surface.population.sum()
     covered = result.covered[:, 0].sum()

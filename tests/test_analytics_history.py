@@ -22,8 +22,14 @@ END = datetime(2026, 10, 1, tzinfo=UTC)
 @pytest.fixture
 def history_engine(riyadh_engine: Engine) -> Engine:
     seed_demo(riyadh_engine, region="riyadh")
-    report = simulate_history(riyadh_engine, months=0.5, per_day=8, seed=3, end=END,
-                              graph=load_graph(riyadh_engine, "riyadh"))
+    report = simulate_history(
+        riyadh_engine,
+        months=0.5,
+        per_day=8,
+        seed=3,
+        end=END,
+        graph=load_graph(riyadh_engine, "riyadh"),
+    )
     assert report.incidents > 60 and report.skipped_unfilled == 0
     assert {"traffic", "medical", "security"} <= set(report.by_category)
     return riyadh_engine
@@ -31,50 +37,66 @@ def history_engine(riyadh_engine: Engine) -> Engine:
 
 def test_history_is_closed_ordered_and_dispatched_by_eta(history_engine: Engine) -> None:
     with history_engine.connect() as conn:
-        bad_order = conn.execute(text("""
+        bad_order = conn.execute(
+            text("""
             SELECT count(*) FROM incident i JOIN incident_call c ON c.incident_id = i.id
             WHERE NOT (c.answered_at <= i.received_at AND i.received_at <= i.dispatched_at
                    AND i.dispatched_at <= i.en_route_at AND i.en_route_at <= i.on_scene_at
                    AND i.on_scene_at <= i.cleared_at AND i.cleared_at <= i.closed_at)
-               OR i.status <> 'closed' OR i.received_at >= :end""" ), {"end": END}).scalar()
+               OR i.status <> 'closed' OR i.received_at >= :end"""),
+            {"end": END},
+        ).scalar()
         assert bad_order == 0
         # every plan requirement was filled with a unit carrying the capability
-        wrong = conn.execute(text("""
+        wrong = conn.execute(
+            text("""
             SELECT count(*) FROM assignment a JOIN unit u ON u.id = a.unit_id
             JOIN unit_type t ON t.id = u.unit_type_id
             WHERE NOT (a.capability = ANY(t.capabilities)) OR a.released_at IS NULL
-               OR a.eta_s IS NULL OR a.eta_s < 0""")).scalar()
+               OR a.eta_s IS NULL OR a.eta_s < 0""")
+        ).scalar()
         assert wrong == 0
         # no unit is ever on two incidents at once
-        overlap = conn.execute(text("""
+        overlap = conn.execute(
+            text("""
             SELECT count(*) FROM assignment a JOIN assignment b
             ON a.unit_id = b.unit_id AND a.id < b.id
-            AND a.assigned_at < b.released_at AND b.assigned_at < a.released_at""")).scalar()
+            AND a.assigned_at < b.released_at AND b.assigned_at < a.released_at""")
+        ).scalar()
         assert overlap == 0
-        kinds = conn.execute(text("""SELECT kind, count(*) FROM incident_event
-            GROUP BY kind""")).all()
+        kinds = conn.execute(
+            text("""SELECT kind, count(*) FROM incident_event
+            GROUP BY kind""")
+        ).all()
     counts = dict(kinds)
     assert counts["created"] * 5 == counts["transition"]
     assert counts["unit_assigned"] >= counts["created"]
 
 
-@pytest.mark.parametrize("stage,expr", [
-    ("travel", "extract(epoch FROM i.on_scene_at - i.en_route_at)"),
-    ("response", "extract(epoch FROM i.on_scene_at - c.answered_at)"),
-    ("call_handling", "extract(epoch FROM i.received_at - c.answered_at)"),
-])
-def test_kpis_agree_with_postgresql_percentiles(history_engine: Engine, stage: str,
-                                                expr: str) -> None:
-    report = kpi.kpis(kpi.load_history(history_engine, "riyadh"), by="priority",
-                      targets={stage: 200.0})
+@pytest.mark.parametrize(
+    "stage,expr",
+    [
+        ("travel", "extract(epoch FROM i.on_scene_at - i.en_route_at)"),
+        ("response", "extract(epoch FROM i.on_scene_at - c.answered_at)"),
+        ("call_handling", "extract(epoch FROM i.received_at - c.answered_at)"),
+    ],
+)
+def test_kpis_agree_with_postgresql_percentiles(
+    history_engine: Engine, stage: str, expr: str
+) -> None:
+    report = kpi.kpis(
+        kpi.load_history(history_engine, "riyadh"), by="priority", targets={stage: 200.0}
+    )
     with history_engine.connect() as conn:
-        rows = conn.execute(text(f"""
+        rows = conn.execute(
+            text(f"""
             SELECT i.priority, count(*),
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY {expr}),
                    percentile_cont(0.9) WITHIN GROUP (ORDER BY {expr}),
                    avg(CASE WHEN {expr} <= 200 THEN 1.0 ELSE 0.0 END)
             FROM incident i JOIN incident_call c ON c.incident_id = i.id
-            GROUP BY i.priority ORDER BY i.priority""")).all()
+            GROUP BY i.priority ORDER BY i.priority""")
+        ).all()
     ours = {r["priority"]: r for r in report.rows}
     assert sorted(ours) == [r[0] for r in rows]
     for priority, n, p50, p90, within in rows:

@@ -19,11 +19,13 @@ from najda.routing.graph import load_graph
 def small_instance(riyadh_engine: Engine) -> siting.SitingInstance:
     graph = load_graph(riyadh_engine, "riyadh")
     demand = cov.attach(graph, population_surface(riyadh_engine, "riyadh", resolution=9))
-    near = [s for s in cov.load_stations(riyadh_engine, "riyadh")
-            if (s.snap_distance_m or 1e9) <= graph.snap_limit_m]
+    near = [
+        s
+        for s in cov.load_stations(riyadh_engine, "riyadh")
+        if (s.snap_distance_m or 1e9) <= graph.snap_limit_m
+    ]
     # one existing station fixed, about fifteen candidates (one per H3 res-8 cell)
-    return siting.build_instance(graph, demand, near[:1], threshold_min=2.0,
-                                 candidate_resolution=8)
+    return siting.build_instance(graph, demand, near[:1], threshold_min=2.0, candidate_resolution=8)
 
 
 def _best_by_exhaustion(inst: siting.SitingInstance, add: int) -> float:
@@ -33,8 +35,9 @@ def _best_by_exhaustion(inst: siting.SitingInstance, add: int) -> float:
 
 
 @pytest.mark.parametrize("add", [1, 2, 3])
-def test_maximal_covering_equals_exhaustive_search(small_instance: siting.SitingInstance,
-                                                   add: int) -> None:
+def test_maximal_covering_equals_exhaustive_search(
+    small_instance: siting.SitingInstance, add: int
+) -> None:
     inst = small_instance
     assert inst.fixed.sum() == 1 and 10 <= (~inst.fixed).sum() <= 40
     result = siting.solve(inst, model="mclp", add=add)
@@ -54,9 +57,14 @@ def test_set_covering_equals_exhaustive_search(small_instance: siting.SitingInst
     assert result.uncoverable == pytest.approx(float(inst.weight[~coverable].sum()))
     fixed = list(np.flatnonzero(inst.fixed))
     free = np.flatnonzero(~inst.fixed)
-    fewest = next(k for k in range(len(free) + 1)
-                  if any(inst.covered_by(fixed + list(c)) >= target - 1e-6
-                         for c in itertools.combinations(free, k)))
+    fewest = next(
+        k
+        for k in range(len(free) + 1)
+        if any(
+            inst.covered_by(fixed + list(c)) >= target - 1e-6
+            for c in itertools.combinations(free, k)
+        )
+    )
     assert len(result.new_sites) == fewest
 
 

@@ -38,22 +38,30 @@ def stream(engine: Engine, server: Server) -> Iterator[Stream]:
         yield s
 
 
-def test_a_reported_position_reaches_a_connected_client(engine: Engine, server: Server,
-                                                       stream: Stream) -> None:
+def test_a_reported_position_reaches_a_connected_client(
+    engine: Engine, server: Server, stream: Stream
+) -> None:
     admin = Api(server.url, token_for(engine, "admin"))
     unit = add_unit(engine, "SSE-1", "patrol_car")
     token = admin.post(f"/avl/units/{unit}/credentials", json={}).json()["token"]
     time.sleep(0.7)  # let a heartbeat or two pass first
     now = datetime.now(UTC).replace(microsecond=0)
-    r = requests.post(server.url + "/avl/positions", timeout=30,
-                      headers={"Authorization": f"Bearer {token}"},
-                      json={"time": now.isoformat(), "lon": 46.61, "lat": 24.71, "speed": 3})
+    r = requests.post(
+        server.url + "/avl/positions",
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+        json={"time": now.isoformat(), "lon": 46.61, "lat": 24.71, "speed": 3},
+    )
     assert r.status_code == 200
     event, beats = stream.wait_for("unit.position")
     assert event["kind"] == "unit.position" and beats >= 1
     payload = event["payload"]
     assert (payload["unit_id"], payload["call_sign"], payload["lon"], payload["lat"]) == (
-        unit, "SSE-1", 46.61, 24.71)
+        unit,
+        "SSE-1",
+        46.61,
+        24.71,
+    )
     assert payload["fix_time"] == now.isoformat()
 
 

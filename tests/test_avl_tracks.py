@@ -23,23 +23,30 @@ def _device_token(admin: Api, unit_id: int) -> str:
 
 
 def _send(server: Server, token: str, fixes: list[dict[str, object]]) -> None:
-    r = requests.post(server.url + "/avl/positions", json={"fixes": fixes}, timeout=30,
-                      headers={"Authorization": f"Bearer {token}"})
+    r = requests.post(
+        server.url + "/avl/positions",
+        json={"fixes": fixes},
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 200 and r.json()["refused"] == [], r.text
 
 
-def test_tracks_for_one_unit_and_for_playback_of_several(engine: Engine,
-                                                        server: Server) -> None:
+def test_tracks_for_one_unit_and_for_playback_of_several(engine: Engine, server: Server) -> None:
     admin, planner = (Api(server.url, token_for(engine, role)) for role in ("admin", "planner"))
     a, b = add_unit(engine, "A-1", "patrol_car"), add_unit(engine, "B-1", "fire_engine")
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
     at = [t0 + timedelta(seconds=10 * i) for i in range(6)]
     # sent out of order: the track comes back in time order
-    _send(server, _device_token(admin, a), [
-        {"time": at[i].isoformat(), "lon": 46.6 + i / 1000, "lat": 24.7, "speed": float(i)}
-        for i in (3, 0, 5, 1, 4, 2)])
-    _send(server, _device_token(admin, b), [{"time": at[2].isoformat(), "lon": 46.7,
-                                             "lat": 24.8}])
+    _send(
+        server,
+        _device_token(admin, a),
+        [
+            {"time": at[i].isoformat(), "lon": 46.6 + i / 1000, "lat": 24.7, "speed": float(i)}
+            for i in (3, 0, 5, 1, 4, 2)
+        ],
+    )
+    _send(server, _device_token(admin, b), [{"time": at[2].isoformat(), "lon": 46.7, "lat": 24.8}])
 
     window = {"from": at[1].isoformat(), "to": at[5].isoformat()}  # [from, to)
     one = planner.get(f"/avl/units/{a}/track", params=window)
@@ -59,12 +66,22 @@ def test_tracks_for_one_unit_and_for_playback_of_several(engine: Engine,
     assert both["features"][0]["geometry"] == {"type": "Point", "coordinates": [46.7, 24.8]}
     assert both["start"] == at[1].isoformat() and both["end"] == at[5].isoformat()
 
-    empty = planner.get(f"/avl/units/{a}/track", params={
-        "from": (t0 - timedelta(hours=2)).isoformat(), "to": (t0 - timedelta(hours=1)).isoformat()})
+    empty = planner.get(
+        f"/avl/units/{a}/track",
+        params={
+            "from": (t0 - timedelta(hours=2)).isoformat(),
+            "to": (t0 - timedelta(hours=1)).isoformat(),
+        },
+    )
     assert empty.json()["features"][0]["geometry"] is None
 
     assert_error_shape(planner.get("/avl/units/999999/track"), 404)
     assert_error_shape(planner.get("/avl/tracks", params={"units": "1,x"}), 400)
-    assert_error_shape(planner.get(f"/avl/units/{a}/track", params={
-        "from": at[0].isoformat(), "to": (at[0] + timedelta(days=2)).isoformat()}), 400)
+    assert_error_shape(
+        planner.get(
+            f"/avl/units/{a}/track",
+            params={"from": at[0].isoformat(), "to": (at[0] + timedelta(days=2)).isoformat()},
+        ),
+        400,
+    )
     assert_error_shape(requests.get(f"{server.url}/avl/units/{a}/track", timeout=30), 401)

@@ -21,9 +21,17 @@ TABLES = ("region", "governorate", "place", "jurisdiction", "layer_import")
 def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES) -> dict[str, tuple[Any, ...]]:
     """Row count and a checksum of every row of each table."""
     with engine.connect() as conn:
-        return {t: tuple(conn.execute(text(
-            f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x.id), '')) "
-            f"FROM {t} x")).one()) for t in tables}
+        return {
+            t: tuple(
+                conn.execute(
+                    text(
+                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x.id), '')) "
+                        f"FROM {t} x"
+                    )
+                ).one()
+            )
+            for t in tables
+        }
 
 
 @pytest.fixture
@@ -39,9 +47,14 @@ def loaded(engine: Engine, governorates_file: Path) -> Engine:
 
 
 def feature_collection(path: Path, geometries: list[dict[str, Any]]) -> Path:
-    features = [{"type": "Feature", "geometry": g,
-                 "properties": {"id": i, "name_en": f"Area {i}", "name_ar": f"منطقة {i}"}}
-                for i, g in enumerate(geometries, start=1)]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": g,
+            "properties": {"id": i, "name_en": f"Area {i}", "name_ar": f"منطقة {i}"},
+        }
+        for i, g in enumerate(geometries, start=1)
+    ]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     return path
 
@@ -52,20 +65,27 @@ def square(x: float, y: float, size: float = 0.01) -> dict[str, Any]:
 
 
 def test_twenty_governorates_with_arabic_names_and_population(
-        engine: Engine, governorates_file: Path) -> None:
+    engine: Engine, governorates_file: Path
+) -> None:
     source = json.loads(governorates_file.read_text())
     expected_population = sum(f["properties"]["population"] for f in source["features"])
     report = import_boundaries(engine, "riyadh", governorates_file)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT name_en, name_ar, population, ST_SRID(geom), GeometryType(geom) "
-            "FROM governorate")).all()
-        capital = conn.execute(text(
-            "SELECT name_ar, population FROM governorate WHERE name_en = 'Ar-Riyad'")).one()
-        region_area, governorate_area = conn.execute(text("""
+        rows = conn.execute(
+            text(
+                "SELECT name_en, name_ar, population, ST_SRID(geom), GeometryType(geom) "
+                "FROM governorate"
+            )
+        ).all()
+        capital = conn.execute(
+            text("SELECT name_ar, population FROM governorate WHERE name_en = 'Ar-Riyad'")
+        ).one()
+        region_area, governorate_area = conn.execute(
+            text("""
             SELECT ST_Area(r.geom::geography), (SELECT sum(ST_Area(g.geom::geography))
                                                 FROM governorate g)
-            FROM region r WHERE r.code = 'riyadh'""")).one()
+            FROM region r WHERE r.code = 'riyadh'""")
+        ).one()
     assert report.imported == 20 and report.skipped == 0
     assert len(rows) == 20
     assert all(ARABIC.search(name_ar) for _, name_ar, *_ in rows)
@@ -77,7 +97,8 @@ def test_twenty_governorates_with_arabic_names_and_population(
 
 
 def test_file_in_another_crs_lands_in_the_same_place(
-        engine: Engine, governorates_file: Path, tmp_path: Path) -> None:
+    engine: Engine, governorates_file: Path, tmp_path: Path
+) -> None:
     original = gpd.read_file(governorates_file).head(3)
     utm = tmp_path / "governorates_utm.gpkg"
     original.to_crs(32638).to_file(utm, driver="GPKG")
@@ -85,20 +106,23 @@ def test_file_in_another_crs_lands_in_the_same_place(
     assert "32638" in report.extra["crs"]
     with engine.connect() as conn:
         for _, row in original.iterrows():
-            metres, srid = conn.execute(text("""
+            metres, srid = conn.execute(
+                text("""
                 SELECT ST_HausdorffDistance(ST_Transform(geom, 32638),
                                             ST_Transform(ST_GeomFromText(:wkt, 4326), 32638)),
                        ST_SRID(geom)
                 FROM governorate WHERE code = :code"""),
-                {"wkt": row.geometry.wkt, "code": str(row["wof_id"])}).one()
+                {"wkt": row.geometry.wkt, "code": str(row["wof_id"])},
+            ).one()
             assert srid == 4326
             assert metres < 0.01
 
 
 def test_file_without_crs_must_be_lon_lat(engine: Engine, tmp_path: Path) -> None:
-    lonlat = gpd.GeoDataFrame({"id": [1], "name_en": ["A"], "name_ar": ["أ"]},
-                              geometry=gpd.GeoSeries.from_wkt(
-                                  ["POLYGON((46 24, 46.1 24, 46.1 24.1, 46 24))"]))
+    lonlat = gpd.GeoDataFrame(
+        {"id": [1], "name_en": ["A"], "name_ar": ["أ"]},
+        geometry=gpd.GeoSeries.from_wkt(["POLYGON((46 24, 46.1 24, 46.1 24.1, 46 24))"]),
+    )
     metres = lonlat.set_crs(4326).to_crs(32638).set_crs(None, allow_override=True)
     with pytest.warns(UserWarning, match="crs"):
         lonlat.to_file(tmp_path / "lonlat.shp")
@@ -111,25 +135,35 @@ def test_file_without_crs_must_be_lon_lat(engine: Engine, tmp_path: Path) -> Non
 
 
 def test_bow_tie_is_repaired_and_a_collapsed_polygon_rejected(
-        engine: Engine, tmp_path: Path) -> None:
-    bow_tie = {"type": "Polygon", "coordinates": [
-        [[46.0, 24.0], [46.1, 24.1], [46.1, 24.0], [46.0, 24.1], [46.0, 24.0]]]}
-    collapsed = {"type": "Polygon", "coordinates": [
-        [[46.0, 24.0], [46.5, 24.5], [47.0, 25.0], [46.0, 24.0]]]}
-    path = feature_collection(tmp_path / "areas.geojson",
-                              [square(46.5, 24.5), bow_tie, collapsed])
+    engine: Engine, tmp_path: Path
+) -> None:
+    bow_tie = {
+        "type": "Polygon",
+        "coordinates": [[[46.0, 24.0], [46.1, 24.1], [46.1, 24.0], [46.0, 24.1], [46.0, 24.0]]],
+    }
+    collapsed = {
+        "type": "Polygon",
+        "coordinates": [[[46.0, 24.0], [46.5, 24.5], [47.0, 25.0], [46.0, 24.0]]],
+    }
+    path = feature_collection(tmp_path / "areas.geojson", [square(46.5, 24.5), bow_tie, collapsed])
     report = import_boundaries(engine, "riyadh", path)
     assert (report.imported, report.repaired, report.skipped) == (2, 1, 1)
     assert report.reasons == {
-        "invalid polygon (self-intersection), not repairable as a polygon (rejected)": 1}
+        "invalid polygon (self-intersection), not repairable as a polygon (rejected)": 1
+    }
     assert report.extra["repairs"] == {"repaired (self-intersection)": 1}
     with engine.connect() as conn:
-        valid, parts, area = conn.execute(text("""
+        valid, parts, area = conn.execute(
+            text("""
             SELECT ST_IsValid(geom), ST_NumGeometries(geom), ST_Area(geom)
-            FROM governorate WHERE code = '2'""")).one()
-        logged = conn.execute(text(
-            "SELECT skipped_count, details->'repaired' FROM layer_import "
-            "WHERE layer = 'governorates'")).one()
+            FROM governorate WHERE code = '2'""")
+        ).one()
+        logged = conn.execute(
+            text(
+                "SELECT skipped_count, details->'repaired' FROM layer_import "
+                "WHERE layer = 'governorates'"
+            )
+        ).one()
     assert valid and parts == 2
     assert area == pytest.approx(0.005)  # two triangles of 0.1 x 0.05 / 2 each
     assert tuple(logged) == (1, 1)
@@ -156,18 +190,28 @@ def _corrupt(tmp_path: Path, data_dir: Path) -> dict[str, Path]:
     (tmp_path / "empty.geojson").write_bytes(b"")
     (tmp_path / "corrupt.geojson").write_text('{"type": "FeatureCollection", "features": [')
     (tmp_path / "nofeatures.geojson").write_text('{"type":"FeatureCollection","features":[]}')
-    return {"missing": tmp_path / "missing.geojson", "empty": tmp_path / "empty.geojson",
-            "corrupt": tmp_path / "corrupt.geojson",
-            "nofeatures": tmp_path / "nofeatures.geojson",
-            "points": data_dir / "boundaries" / "wof_riyadh_region_localities.geojson"}
+    return {
+        "missing": tmp_path / "missing.geojson",
+        "empty": tmp_path / "empty.geojson",
+        "corrupt": tmp_path / "corrupt.geojson",
+        "nofeatures": tmp_path / "nofeatures.geojson",
+        "points": data_dir / "boundaries" / "wof_riyadh_region_localities.geojson",
+    }
 
 
-@pytest.mark.parametrize(("case", "message"), [
-    ("missing", "file not found"), ("empty", "file is empty"), ("corrupt", "cannot read"),
-    ("nofeatures", "no features"), ("points", r"needs polygons, .* has Point \(549\)"),
-])
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "file not found"),
+        ("empty", "file is empty"),
+        ("corrupt", "cannot read"),
+        ("nofeatures", "no features"),
+        ("points", r"needs polygons, .* has Point \(549\)"),
+    ],
+)
 def test_failed_import_leaves_the_database_unchanged(
-        loaded: Engine, tmp_path: Path, data_dir: Path, case: str, message: str) -> None:
+    loaded: Engine, tmp_path: Path, data_dir: Path, case: str, message: str
+) -> None:
     before = snapshot(loaded)
     with pytest.raises(ImportFailed, match=message) as failure:
         import_boundaries(loaded, "riyadh", _corrupt(tmp_path, data_dir)[case])
@@ -177,14 +221,23 @@ def test_failed_import_leaves_the_database_unchanged(
 
 def test_neighbourhoods_keep_polygons_and_points(engine: Engine, data_dir: Path) -> None:
     report = import_boundaries(
-        engine, "riyadh", data_dir / "boundaries" / "wof_riyadh_city_neighbourhoods.geojson",
-        layer="neighbourhoods")
+        engine,
+        "riyadh",
+        data_dir / "boundaries" / "wof_riyadh_city_neighbourhoods.geojson",
+        layer="neighbourhoods",
+    )
     with engine.connect() as conn:
-        kinds = dict(conn.execute(text(
-            "SELECT GeometryType(geom), count(*) FROM place WHERE kind = 'neighbourhood' "
-            "GROUP BY 1")).all())
-        missing_ar = conn.execute(text(
-            "SELECT count(*) FROM place WHERE name_ar IS NULL OR name_ar = ''")).scalar()
+        kinds = dict(
+            conn.execute(
+                text(
+                    "SELECT GeometryType(geom), count(*) FROM place WHERE kind = 'neighbourhood' "
+                    "GROUP BY 1"
+                )
+            ).all()
+        )
+        missing_ar = conn.execute(
+            text("SELECT count(*) FROM place WHERE name_ar IS NULL OR name_ar = ''")
+        ).scalar()
     assert report.imported == 232
     assert kinds == {"POLYGON": 193, "POINT": 39}
     assert missing_ar == 0
@@ -192,14 +245,17 @@ def test_neighbourhoods_keep_polygons_and_points(engine: Engine, data_dir: Path)
 
 
 def test_localities_without_arabic_name_fall_back_to_english(
-        engine: Engine, data_dir: Path) -> None:
+    engine: Engine, data_dir: Path
+) -> None:
     path = data_dir / "boundaries" / "wof_riyadh_region_localities.geojson"
-    no_arabic = sum(1 for f in json.loads(path.read_text())["features"]
-                    if not f["properties"]["name_ar"])
+    no_arabic = sum(
+        1 for f in json.loads(path.read_text())["features"] if not f["properties"]["name_ar"]
+    )
     report = import_boundaries(engine, "riyadh", path, layer="localities")
     with engine.connect() as conn:
-        same = conn.execute(text(
-            "SELECT count(*) FROM place WHERE kind = 'locality' AND name_ar = name_en")).scalar()
+        same = conn.execute(
+            text("SELECT count(*) FROM place WHERE kind = 'locality' AND name_ar = name_en")
+        ).scalar()
     assert report.imported == 549
     assert report.extra["no_arabic_name_english_used"] == no_arabic == 235
     assert same >= no_arabic
@@ -208,16 +264,21 @@ def test_localities_without_arabic_name_fall_back_to_english(
 
 def test_jurisdictions_belong_to_a_known_agency(engine: Engine, governorates_file: Path) -> None:
     with pytest.raises(ImportFailed, match="unknown agency 'spies'"):
-        import_boundaries(engine, "riyadh", governorates_file, layer="jurisdictions",
-                          agency="spies")
+        import_boundaries(
+            engine, "riyadh", governorates_file, layer="jurisdictions", agency="spies"
+        )
     with pytest.raises(ImportFailed, match="need an agency"):
         import_boundaries(engine, "riyadh", governorates_file, layer="jurisdictions")
-    report = import_boundaries(engine, "riyadh", governorates_file, layer="jurisdictions",
-                               agency="civil_defence")
+    report = import_boundaries(
+        engine, "riyadh", governorates_file, layer="jurisdictions", agency="civil_defence"
+    )
     with engine.connect() as conn:
-        agencies = conn.execute(text(
-            "SELECT a.code, count(*) FROM jurisdiction j JOIN agency a ON a.id = j.agency_id "
-            "GROUP BY 1")).all()
+        agencies = conn.execute(
+            text(
+                "SELECT a.code, count(*) FROM jurisdiction j JOIN agency a ON a.id = j.agency_id "
+                "GROUP BY 1"
+            )
+        ).all()
     assert report.layer == "jurisdictions:civil_defence"
     assert [tuple(r) for r in agencies] == [("civil_defence", 20)]
 
@@ -226,15 +287,14 @@ def test_fields_map_other_attribute_names(engine: Engine, tmp_path: Path) -> Non
     frame = gpd.GeoDataFrame(
         {"ADM_ID": ["G1"], "ENGLISH": ["North"], "ARABIC": ["الشمال"], "PEOPLE": ["1,234"]},
         geometry=gpd.GeoSeries.from_wkt(["POLYGON((46 24, 46.1 24, 46.1 24.1, 46 24))"]),
-        crs=4326)
+        crs=4326,
+    )
     path = tmp_path / "custom.gpkg"
     frame.to_file(path, driver="GPKG")
-    mapping = {"code": "ADM_ID", "name_en": "ENGLISH", "name_ar": "ARABIC",
-               "population": "PEOPLE"}
+    mapping = {"code": "ADM_ID", "name_en": "ENGLISH", "name_ar": "ARABIC", "population": "PEOPLE"}
     import_boundaries(engine, "riyadh", path, fields=mapping)
     with engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT code, name_en, name_ar, population FROM governorate")).one()
+        row = conn.execute(text("SELECT code, name_en, name_ar, population FROM governorate")).one()
     assert tuple(row) == ("G1", "North", "الشمال", 1234)
     with pytest.raises(ImportFailed, match="'NAME_X'"):
         import_boundaries(engine, "riyadh", path, fields={"name_en": "NAME_X"})
@@ -249,8 +309,10 @@ def test_cli_prints_one_line_and_exits_non_zero(loaded: Engine, tmp_path: Path) 
     corrupt.write_text('{"type": "FeatureCollection", "features": [')
     before = snapshot(loaded)
     result = CliRunner().invoke(
-        main, ["import", "boundaries", str(corrupt), "--region", "riyadh"],
-        env={"DATABASE_URL": loaded.url.render_as_string(hide_password=False)})
+        main,
+        ["import", "boundaries", str(corrupt), "--region", "riyadh"],
+        env={"DATABASE_URL": loaded.url.render_as_string(hide_password=False)},
+    )
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1

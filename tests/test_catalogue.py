@@ -24,9 +24,17 @@ TABLES = ("agency", "unit_type", "incident_type")
 def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES) -> dict[str, tuple[int, str]]:
     """Row count and a checksum of every row of each table."""
     with engine.connect() as conn:
-        return {t: tuple(conn.execute(text(
-            f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x.id), '')) "
-            f"FROM {t} x")).one()) for t in tables}
+        return {
+            t: tuple(
+                conn.execute(
+                    text(
+                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x.id), '')) "
+                        f"FROM {t} x"
+                    )
+                ).one()
+            )
+            for t in tables
+        }
 
 
 @pytest.fixture
@@ -46,9 +54,13 @@ def test_agencies_of_a_saudi_unified_centre(engine: Engine) -> None:
     with engine.connect() as conn:
         agencies = dict(conn.execute(text("SELECT code, name_ar FROM agency")).all())
     assert agencies == {
-        "police": "الدوريات الأمنية", "traffic": "المرور", "road_security": "أمن الطرق",
-        "civil_defence": "الدفاع المدني", "red_crescent": "هيئة الهلال الأحمر السعودي",
-        "coast_guard": "حرس الحدود"}
+        "police": "الدوريات الأمنية",
+        "traffic": "المرور",
+        "road_security": "أمن الطرق",
+        "civil_defence": "الدفاع المدني",
+        "red_crescent": "هيئة الهلال الأحمر السعودي",
+        "coast_guard": "حرس الحدود",
+    }
 
 
 def test_every_row_has_an_arabic_label(engine: Engine) -> None:
@@ -63,32 +75,46 @@ def test_every_row_has_an_arabic_label(engine: Engine) -> None:
 
 def test_plans_name_only_capabilities_some_unit_type_provides(engine: Engine) -> None:
     with engine.connect() as conn:
-        unknown = conn.execute(text("""
+        unknown = conn.execute(
+            text("""
             SELECT it.code, step->>'capability' FROM incident_type it,
                    jsonb_array_elements(it.response_plan) step
             WHERE NOT EXISTS (SELECT 1 FROM unit_type ut
                               WHERE (step->>'capability') = ANY(ut.capabilities))
                OR (step->>'count')::int < 1
-        """)).all()
-        priorities = conn.execute(text(
-            "SELECT min(default_priority), max(default_priority) FROM incident_type")).one()
-        plans = dict(conn.execute(text(
-            "SELECT code, response_plan FROM incident_type")).all())
+        """)
+        ).all()
+        priorities = conn.execute(
+            text("SELECT min(default_priority), max(default_priority) FROM incident_type")
+        ).one()
+        plans = dict(conn.execute(text("SELECT code, response_plan FROM incident_type")).all())
     assert unknown == []
     assert priorities == (1, 5)
-    assert plans["building_fire"] == [{"capability": "fire_suppression", "count": 2},
-                                      {"capability": "ems_bls", "count": 1},
-                                      {"capability": "police", "count": 1}]
-    assert plans["traffic_accident_injuries"] == [{"capability": "traffic", "count": 1},
-                                                  {"capability": "ems_als", "count": 1}]
+    assert plans["building_fire"] == [
+        {"capability": "fire_suppression", "count": 2},
+        {"capability": "ems_bls", "count": 1},
+        {"capability": "police", "count": 1},
+    ]
+    assert plans["traffic_accident_injuries"] == [
+        {"capability": "traffic", "count": 1},
+        {"capability": "ems_als", "count": 1},
+    ]
     assert plans["inquiry"] == []
 
 
 def test_call_types_of_the_design_are_covered() -> None:
     catalogue = load_catalogue(CATALOGUE)
     categories = {row["category"] for row in catalogue.incident_type}
-    assert {"traffic", "fire", "security", "medical", "humanitarian", "violation",
-            "inquiry", "psychological"} <= categories
+    assert {
+        "traffic",
+        "fire",
+        "security",
+        "medical",
+        "humanitarian",
+        "violation",
+        "inquiry",
+        "psychological",
+    } <= categories
     labels = {row["code"]: row["name_ar"] for row in catalogue.category}
     assert labels["traffic"] == "حوادث مرورية"
     assert labels["fire"] == "حرائق"
@@ -108,22 +134,25 @@ def test_upsert_keeps_ids_and_updates_labels(engine: Engine, catalogue_copy: Pat
     edit(catalogue_copy / "incident_types.toml", 'name_en = "Theft"', 'name_en = "Theft report"')
     import_catalogue(engine, catalogue_copy)
     with engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT id, name_en FROM incident_type WHERE code = 'theft'")).one()
+        row = conn.execute(text("SELECT id, name_en FROM incident_type WHERE code = 'theft'")).one()
     assert tuple(row) == (old_id, "Theft report")
 
 
 def test_rows_gone_from_the_files_are_deleted_unless_in_use(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO unit_type (code, agency_id, name_en, name_ar, capabilities)
             SELECT c, id, c, 'قديم', '{police}' FROM agency,
                    (VALUES ('old_in_use'), ('old_unused')) v(c) WHERE agency.code = 'police'
-        """))
-        conn.execute(text("""
+        """)
+        )
+        conn.execute(
+            text("""
             INSERT INTO unit (call_sign, unit_type_id, agency_id)
             SELECT 'P-1', ut.id, ut.agency_id FROM unit_type ut WHERE ut.code = 'old_in_use'
-        """))
+        """)
+        )
     report = import_catalogue(engine, CATALOGUE)
     with engine.connect() as conn:
         codes = set(conn.execute(text("SELECT code FROM unit_type")).scalars())
@@ -132,23 +161,37 @@ def test_rows_gone_from_the_files_are_deleted_unless_in_use(engine: Engine) -> N
     assert report.extra["kept_in_use"] == {"unit_type": ["old_in_use"]}
 
 
-@pytest.mark.parametrize(("file", "old", "new", "message"), [
-    ("unit_types.toml", 'agency = "police"', 'agency = "secret_police"',
-     "unknown agency 'secret_police'"),
-    ("incident_types.toml", '{ capability = "fire_suppression", count = 2 }',
-     '{ capability = "water_cannon", count = 2 }', "unknown capability 'water_cannon'"),
-    ("incident_types.toml", "priority = 4", "priority = 0", "priority must be an integer"),
-    ("incident_types.toml", "priority = 3", 'priority = "high"', "priority must be"),
-    ("incident_types.toml", "count = 2", "count = 0", "must be a positive integer"),
-    ("agencies.toml", 'name_ar = "المرور"', 'name_ar = "Traffic"', "no Arabic letters"),
-    ("agencies.toml", "[[agency]]", "[[agency]", "cannot read catalogue file"),
-])
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "unit_types.toml",
+            'agency = "police"',
+            'agency = "secret_police"',
+            "unknown agency 'secret_police'",
+        ),
+        (
+            "incident_types.toml",
+            '{ capability = "fire_suppression", count = 2 }',
+            '{ capability = "water_cannon", count = 2 }',
+            "unknown capability 'water_cannon'",
+        ),
+        ("incident_types.toml", "priority = 4", "priority = 0", "priority must be an integer"),
+        ("incident_types.toml", "priority = 3", 'priority = "high"', "priority must be"),
+        ("incident_types.toml", "count = 2", "count = 0", "must be a positive integer"),
+        ("agencies.toml", 'name_ar = "المرور"', 'name_ar = "Traffic"', "no Arabic letters"),
+        ("agencies.toml", "[[agency]]", "[[agency]", "cannot read catalogue file"),
+    ],
+)
 def test_invalid_catalogue_is_refused_and_changes_nothing(
-        engine: Engine, catalogue_copy: Path, file: str, old: str, new: str,
-        message: str) -> None:
+    engine: Engine, catalogue_copy: Path, file: str, old: str, new: str, message: str
+) -> None:
     # a valid change too, to show that nothing of the file set is written
-    edit(catalogue_copy / "agencies.toml", 'name_en = "Traffic police"',
-         'name_en = "Traffic department"')
+    edit(
+        catalogue_copy / "agencies.toml",
+        'name_en = "Traffic police"',
+        'name_en = "Traffic department"',
+    )
     edit(catalogue_copy / file, old, new)
     before = snapshot(engine)
     with pytest.raises(ImportFailed, match=re.escape(message)):

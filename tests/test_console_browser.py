@@ -81,19 +81,23 @@ def sign_in(page: Any, server: Server, password: str, lang: str) -> None:
 
 def click_map_at(page: Any, lon: float, lat: float) -> None:
     """Click the map where (lon, lat) is drawn (through Leaflet's own projection)."""
-    point = page.evaluate("""([lon, lat]) => {
+    point = page.evaluate(
+        """([lon, lat]) => {
         const m = document.getElementById('map');
         const map = window.__najdaMap;
         const p = map.latLngToContainerPoint([lat, lon]);
         const box = m.getBoundingClientRect();
         return {x: box.left + p.x, y: box.top + p.y};
-    }""", [lon, lat])
+    }""",
+        [lon, lat],
+    )
     page.mouse.click(point["x"], point["y"])
 
 
 def drawn(page: Any, selector: str) -> int:
     count: int = page.eval_on_selector_all(
-        selector, "els => els.filter(e => (e.getAttribute('d') || '').length > 8).length")
+        selector, "els => els.filter(e => (e.getAttribute('d') || '').length > 8).length"
+    )
     return count
 
 
@@ -104,17 +108,26 @@ def shoot(page: Any, name: str) -> None:
 
 def unit_id(engine: Engine, call_sign: str) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(text("SELECT id FROM unit WHERE call_sign = :c"),
-                                {"c": call_sign}).scalar_one())
+        return int(
+            conn.execute(
+                text("SELECT id FROM unit WHERE call_sign = :c"), {"c": call_sign}
+            ).scalar_one()
+        )
 
 
 def make_stale(engine: Engine, minutes: int) -> str:
     """One posted patrol reported long ago: the console must mark it stale."""
     with engine.begin() as conn:
-        return str(conn.execute(text(
-            "UPDATE unit SET last_fix_at = now() - make_interval(mins => :m) "
-            "WHERE id = (SELECT min(id) FROM unit WHERE call_sign LIKE 'T-PATROL-%') "
-            "RETURNING call_sign"), {"m": minutes}).scalar_one())
+        return str(
+            conn.execute(
+                text(
+                    "UPDATE unit SET last_fix_at = now() - make_interval(mins => :m) "
+                    "WHERE id = (SELECT min(id) FROM unit WHERE call_sign LIKE 'T-PATROL-%') "
+                    "RETURNING call_sign"
+                ),
+                {"m": minutes},
+            ).scalar_one()
+        )
 
 
 def create_by_click(page: Any, type_code: str) -> str:
@@ -129,47 +142,56 @@ def create_by_click(page: Any, type_code: str) -> str:
 
 def recommendation_rows(page: Any) -> list[dict[str, Any]]:
     page.wait_for_selector("#rec-table .rec-row", timeout=WAIT)
-    rows: list[dict[str, Any]] = page.eval_on_selector_all("#rec-table .rec-row", """rows =>
+    rows: list[dict[str, Any]] = page.eval_on_selector_all(
+        "#rec-table .rec-row",
+        """rows =>
         rows.map(r => ({unit_id: Number(r.dataset.unitId), eta: Number(r.dataset.eta),
                         call_sign: r.querySelector('.call-sign').textContent,
                         agency: r.querySelector('.agency-tag').textContent,
-                        shown_eta: r.querySelector('.eta').textContent}))""")
+                        shown_eta: r.querySelector('.eta').textContent}))""",
+    )
     return rows
 
 
 def queue_order(page: Any) -> list[str]:
     ids: list[str] = page.eval_on_selector_all(
-        "#queue .queue-item", "els => els.map(e => e.dataset.incidentId)")
+        "#queue .queue-item", "els => els.map(e => e.dataset.incidentId)"
+    )
     return ids
 
 
 def marker_status(page: Any, uid: int) -> str | None:
-    status: str | None = page.get_attribute(f".unit-marker[data-unit-id='{uid}']",
-                                            "data-status")
+    status: str | None = page.get_attribute(f".unit-marker[data-unit-id='{uid}']", "data-status")
     return status
 
 
 def wait_for_marker(page: Any, uid: int, status: str) -> None:
     """Until the unit's marker shows ``status`` (units are re-read after an event)."""
-    page.wait_for_selector(f".unit-marker[data-unit-id='{uid}'][data-status='{status}']",
-                           state="attached", timeout=WAIT)
+    page.wait_for_selector(
+        f".unit-marker[data-unit-id='{uid}'][data-status='{status}']",
+        state="attached",
+        timeout=WAIT,
+    )
     assert marker_status(page, uid) == status
 
 
 def timeline_kinds(page: Any) -> list[str]:
     kinds: list[str] = page.eval_on_selector_all(
-        "#timeline .tl-item", "els => els.map(e => e.dataset.kind)")
+        "#timeline .tl-item", "els => els.map(e => e.dataset.kind)"
+    )
     return kinds
 
 
 # -- the flow in English -----------------------------------------------------------------
 def test_create_recommend_assign_and_follow_live(
-        riyadh_engine: Engine, server: Server, demo: dict[str, str], supervisor: Api,
-        page: Any) -> None:
+    riyadh_engine: Engine, server: Server, demo: dict[str, str], supervisor: Api, page: Any
+) -> None:
     stale_sign = make_stale(riyadh_engine, minutes=25)
     # a call taken at another desk before this dispatcher signs in
-    other = supervisor.post("/incidents", json={
-        "type": "medical_emergency", "location": {"lon": 46.6450, "lat": 24.7440}}).json()
+    other = supervisor.post(
+        "/incidents",
+        json={"type": "medical_emergency", "location": {"lon": 46.6450, "lat": 24.7440}},
+    ).json()
     sign_in(page, server, demo["dispatcher"], "en")
     assert page.get_attribute("html", "dir") == "ltr"
     with riyadh_engine.connect() as conn:
@@ -186,8 +208,7 @@ def test_create_recommend_assign_and_follow_live(
     # the keyboard: J selects the next in the queue, Esc lets go, N starts a new call
     page.keyboard.press("j")
     page.wait_for_selector(f".incident-detail[data-incident-id='{other['id']}']")
-    assert page.get_attribute("#queue .queue-item.selected", "data-incident-id") \
-        == str(other["id"])
+    assert page.get_attribute("#queue .queue-item.selected", "data-incident-id") == str(other["id"])
     page.keyboard.press("Escape")
     page.wait_for_selector(".detail-empty")
     page.keyboard.press("n")
@@ -211,8 +232,9 @@ def test_create_recommend_assign_and_follow_live(
     # 2. recommended units in ETA order, the same as the API's, each route drawn
     rows = recommendation_rows(page)
     api_rec = supervisor.get(f"/incidents/{incident_id}/recommendations").json()
-    expected = sorted((u["eta_s"], u["unit_id"]) for r in api_rec["requirements"]
-                       for u in r["units"])
+    expected = sorted(
+        (u["eta_s"], u["unit_id"]) for r in api_rec["requirements"] for u in r["units"]
+    )
     assert [(r["eta"], r["unit_id"]) for r in rows] == expected
     assert len(rows) == sum(r["count"] for r in incident["type"]["response_plan"]) == 4
     etas = [r["eta"] for r in rows]
@@ -231,15 +253,22 @@ def test_create_recommend_assign_and_follow_live(
     page.wait_for_function("document.querySelectorAll('#assigned .assigned-item').length === 3")
     chosen = [r["unit_id"] for r in rows[:-1]]
     with riyadh_engine.connect() as conn:
-        active = set(conn.execute(text(
-            "SELECT unit_id FROM assignment WHERE incident_id = :i AND released_at IS NULL"),
-            {"i": int(incident_id)}).scalars())
+        active = set(
+            conn.execute(
+                text(
+                    "SELECT unit_id FROM assignment WHERE incident_id = :i AND released_at IS NULL"
+                ),
+                {"i": int(incident_id)},
+            ).scalars()
+        )
     assert active == set(chosen)
     for uid in chosen:
         wait_for_marker(page, uid, "dispatched")
     assert marker_status(page, slowest["unit_id"]) == "available"
-    assert page.get_attribute(f"#queue [data-incident-id='{incident_id}']", "data-status") \
+    assert (
+        page.get_attribute(f"#queue [data-incident-id='{incident_id}']", "data-status")
         == "dispatched"
+    )
     # the unfilled requirement is recommended again, with only the unit left out
     rows_after = recommendation_rows(page)
     assert [r["unit_id"] for r in rows_after] == [slowest["unit_id"]]
@@ -247,25 +276,41 @@ def test_create_recommend_assign_and_follow_live(
     page.wait_for_function("document.querySelectorAll('#assigned .assigned-item').length === 4")
     assert page.locator("#rec-table").count() == 0  # the plan is filled
     kinds = timeline_kinds(page)
-    assert kinds == ["created", "unit_assigned", "unit_assigned", "unit_assigned",
-                     "transition", "unit_assigned"]
+    assert kinds == [
+        "created",
+        "unit_assigned",
+        "unit_assigned",
+        "unit_assigned",
+        "transition",
+        "unit_assigned",
+    ]
 
     # 4. live: another desk moves the incident on; a unit's tracker reports a move
     first = chosen[0]
-    assert supervisor.post(f"/incidents/{incident_id}/transitions",
-                           json={"status": "en_route"}).status_code == 200
+    assert (
+        supervisor.post(
+            f"/incidents/{incident_id}/transitions", json={"status": "en_route"}
+        ).status_code
+        == 200
+    )
     wait_for_marker(page, first, "en_route")
-    page.wait_for_selector(f"#queue [data-incident-id='{incident_id}'][data-status='en_route']",
-                           timeout=WAIT)
-    page.wait_for_function("document.querySelectorAll('#timeline .tl-item').length === 7",
-                           timeout=WAIT)
+    page.wait_for_selector(
+        f"#queue [data-incident-id='{incident_id}'][data-status='en_route']", timeout=WAIT
+    )
+    page.wait_for_function(
+        "document.querySelectorAll('#timeline .tl-item').length === 7", timeout=WAIT
+    )
     _report_position(riyadh_engine, server, first, (46.6480, 24.7400))
-    page.wait_for_function(f"""() => {{
+    page.wait_for_function(
+        f"""() => {{
         const ll = window.__najdaMap && window.__najdaUnitLatLng({first});
         return ll && Math.abs(ll.lng - 46.6480) < 1e-6 && Math.abs(ll.lat - 24.7400) < 1e-6;
-    }}""", timeout=WAIT)
-    new_call = supervisor.post("/incidents", json={
-        "type": "cardiac_arrest", "location": {"lon": 46.6420, "lat": 24.7350}}).json()
+    }}""",
+        timeout=WAIT,
+    )
+    new_call = supervisor.post(
+        "/incidents", json={"type": "cardiac_arrest", "location": {"lon": 46.6420, "lat": 24.7350}}
+    ).json()
     page.wait_for_selector(f"#queue [data-incident-id='{new_call['id']}']", timeout=WAIT)
     # cardiac arrest is priority 1, received after the fire: second in the queue
     queue = queue_order(page)
@@ -288,26 +333,29 @@ def test_create_recommend_assign_and_follow_live(
     assert page.errors == []
 
 
-def _report_position(engine: Engine, server: Server, uid: int,
-                     where: tuple[float, float]) -> None:
+def _report_position(engine: Engine, server: Server, uid: int, where: tuple[float, float]) -> None:
     """The unit's tracking device reports through the field-unit API."""
     from najda.avl.credentials import issue_credentials
 
     admin = User(id=0, username="admin", role="admin")
     issued = issue_credentials(engine, unit_id=uid, by=admin)
     device = Api(server.url, issued.token)
-    response = device.post("/avl/positions", json={
-        "time": datetime.now(UTC).isoformat(), "lon": where[0], "lat": where[1]})
+    response = device.post(
+        "/avl/positions",
+        json={"time": datetime.now(UTC).isoformat(), "lon": where[0], "lat": where[1]},
+    )
     assert response.status_code == 200, response.text
 
 
 # -- the same flow in Arabic -------------------------------------------------------------
 def test_arabic_console_runs_right_to_left(
-        riyadh_engine: Engine, server: Server, demo: dict[str, str], supervisor: Api,
-        page: Any) -> None:
+    riyadh_engine: Engine, server: Server, demo: dict[str, str], supervisor: Api, page: Any
+) -> None:
     make_stale(riyadh_engine, minutes=40)
-    supervisor.post("/incidents", json={"type": "traffic_accident_injuries",
-                                        "location": {"lon": 46.6440, "lat": 24.7420}})
+    supervisor.post(
+        "/incidents",
+        json={"type": "traffic_accident_injuries", "location": {"lon": 46.6440, "lat": 24.7420}},
+    )
     sign_in(page, server, demo["dispatcher"], "ar")
     assert page.get_attribute("html", "dir") == "rtl"
     assert page.get_attribute("html", "lang") == "ar"
@@ -340,8 +388,9 @@ def test_arabic_console_runs_right_to_left(
     shoot(page, "console-ar.png")
 
     page.click("#assign-selected")
-    page.wait_for_function("document.querySelectorAll('#assigned .assigned-item').length === 4",
-                           timeout=WAIT)
+    page.wait_for_function(
+        "document.querySelectorAll('#assigned .assigned-item').length === 4", timeout=WAIT
+    )
     for r in rows:
         wait_for_marker(page, r["unit_id"], "dispatched")
     timeline = page.inner_text("#timeline")
@@ -356,8 +405,9 @@ def test_arabic_console_runs_right_to_left(
 
 
 # -- no network at all -------------------------------------------------------------------
-def test_console_map_needs_no_internet(riyadh_engine: Engine, demo: dict[str, str],
-                                       browser: Any) -> None:
+def test_console_map_needs_no_internet(
+    riyadh_engine: Engine, demo: dict[str, str], browser: Any
+) -> None:
     with live_server(riyadh_engine) as server:
         server.app.config["NAJDA_TILE_URL"] = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
         context = browser.new_context(viewport={"width": 1280, "height": 800})

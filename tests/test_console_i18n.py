@@ -26,8 +26,10 @@ from najda.web.i18n import (
     locale_for,
 )
 
-CATALOGUES = [project_root() / "web" / "static" / "i18n" / "messages.json",
-              project_root() / "web" / "static" / "console" / "messages.json"]
+CATALOGUES = [
+    project_root() / "web" / "static" / "i18n" / "messages.json",
+    project_root() / "web" / "static" / "console" / "messages.json",
+]
 
 
 def test_language_choice_order() -> None:
@@ -76,8 +78,7 @@ def client(riyadh_engine: Engine) -> Iterator[Any]:
     app.extensions["najda"].engine.dispose()
 
 
-def test_console_asks_for_a_login_then_serves_arabic(client: Any,
-                                                     riyadh_engine: Engine) -> None:
+def test_console_asks_for_a_login_then_serves_arabic(client: Any, riyadh_engine: Engine) -> None:
     response = client.get("/console")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/console/login?next=/console")
@@ -88,12 +89,17 @@ def test_console_asks_for_a_login_then_serves_arabic(client: Any,
     assert 'data-next="/console"' in html  # never off-site after signing in
 
     create_user(riyadh_engine, username="d1", role="planner", password="long-password")
-    assert client.post("/api/v1/auth/login",
-                       json={"username": "d1", "password": "long-password"}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"username": "d1", "password": "long-password"}
+        ).status_code
+        == 200
+    )
     page = client.get("/console").get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in page
-    config = json.loads(page.split('<script id="console-config" type="application/json">')[1]
-                        .split("</script>")[0])
+    config = json.loads(
+        page.split('<script id="console-config" type="application/json">')[1].split("</script>")[0]
+    )
     assert config["lang"] == "ar" and config["user"]["can_dispatch"] is False
     assert config["api"]["search"] == "/api/v1/search"
     assert config["api"]["events"] == "/api/v1/events"

@@ -20,17 +20,29 @@ def _run(engine: Engine, *args: str) -> str:
 
 
 def test_user_create_prints_a_working_token(riyadh_engine: Engine) -> None:
-    out = _run(riyadh_engine, "user", "create", "--role", "planner", "--password",
-               "plan-it-well", "--token", "notebook", "nora")
+    out = _run(
+        riyadh_engine,
+        "user",
+        "create",
+        "--role",
+        "planner",
+        "--password",
+        "plan-it-well",
+        "--token",
+        "notebook",
+        "nora",
+    )
     assert "user nora (planner) created" in out
     token = re.search(r"API token \(shown once\): (\S+)", out).group(1)  # type: ignore[union-attr]
     with live_server(riyadh_engine) as server:
-        me = requests.get(server.url + "/auth/me", timeout=30,
-                          headers={"Authorization": f"Bearer {token}"}).json()
+        me = requests.get(
+            server.url + "/auth/me", timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ).json()
     assert me["user"]["role"] == "planner"
     env = {"DATABASE_URL": riyadh_engine.url.render_as_string(hide_password=False)}
-    again = CliRunner().invoke(main, ["user", "create", "--role", "admin", "--no-password",
-                                      "nora"], env=env)
+    again = CliRunner().invoke(
+        main, ["user", "create", "--role", "admin", "--no-password", "nora"], env=env
+    )
     assert again.exit_code == 1 and "exists" in again.output
 
 
@@ -44,17 +56,22 @@ def _logins(output: str) -> dict[str, str]:
 def test_seed_demo_puts_units_on_the_roads_and_prints_logins(riyadh_engine: Engine) -> None:
     out = _run(riyadh_engine, "seed", "demo")
     with riyadh_engine.connect() as conn:
-        agencies = conn.execute(text("""
+        agencies = conn.execute(
+            text("""
             SELECT a.code, count(*) FROM unit u JOIN agency a ON a.id = u.agency_id
-            GROUP BY a.code""")).all()
-        far = conn.execute(text("""
+            GROUP BY a.code""")
+        ).all()
+        far = conn.execute(
+            text("""
             SELECT count(*) FROM unit u LEFT JOIN station s ON s.id = u.station_id
             WHERE coalesce(s.snap_distance_m, 0) > 500
                OR (u.station_id IS NULL AND NOT EXISTS (
-                   SELECT 1 FROM road_node n WHERE n.geom = u.last_position))""")).scalar()
+                   SELECT 1 FROM road_node n WHERE n.geom = u.last_position))""")
+        ).scalar()
         signs = dict(conn.execute(text("SELECT call_sign, station_id FROM unit")).all())
-    assert {a for a, _ in agencies} >= {"police", "traffic", "civil_defence",
-                                        "red_crescent"}, agencies
+    assert {a for a, _ in agencies} >= {"police", "traffic", "civil_defence", "red_crescent"}, (
+        agencies
+    )
     assert far == 0
     assert f"demo: {len(signs)} units created" in out
     # call signs a person can say on the radio: agency, station number, unit
@@ -73,17 +90,27 @@ def test_seed_demo_puts_units_on_the_roads_and_prints_logins(riyadh_engine: Engi
     assert creds["dispatcher"] != first["dispatcher"]
     seg = straight_segments(riyadh_engine)[len(straight_segments(riyadh_engine)) // 2]
     with live_server(riyadh_engine) as server:
-        stale = requests.post(server.url + "/auth/login", timeout=30, json={
-            "username": "dispatcher", "password": first["dispatcher"]})
+        stale = requests.post(
+            server.url + "/auth/login",
+            timeout=30,
+            json={"username": "dispatcher", "password": first["dispatcher"]},
+        )
         assert stale.status_code == 401
         browser = requests.Session()
-        r = browser.post(server.url + "/auth/login", timeout=30,
-                         json={"username": "dispatcher", "password": creds["dispatcher"]})
+        r = browser.post(
+            server.url + "/auth/login",
+            timeout=30,
+            json={"username": "dispatcher", "password": creds["dispatcher"]},
+        )
         assert r.status_code == 200
-        inc = browser.post(server.url + "/incidents", timeout=30, json={
-            "type": "traffic_accident_injuries",
-            "location": {"lon": seg.lon, "lat": seg.lat}}).json()
-        rec = browser.get(server.url + f"/incidents/{inc['id']}/recommendations",
-                          timeout=60).json()
+        inc = browser.post(
+            server.url + "/incidents",
+            timeout=30,
+            json={
+                "type": "traffic_accident_injuries",
+                "location": {"lon": seg.lon, "lat": seg.lat},
+            },
+        ).json()
+        rec = browser.get(server.url + f"/incidents/{inc['id']}/recommendations", timeout=60).json()
     assert rec["requirements"][0]["units"], rec  # a traffic patrol on the road network
     assert rec["requirements"][0]["units"][0]["position_source"] == "posted"

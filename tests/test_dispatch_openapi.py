@@ -28,8 +28,12 @@ from najda.dispatch.auth import create_user, issue_token
 from najda.web.api.openapi import openapi_document
 
 EXAMPLES = 12
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
-          content_type_conformance]
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +42,7 @@ def fuzzed(pg_cluster: LocalPostgres, riyadh_template: str) -> Iterator[tuple[Se
     name = clone_database(pg_cluster, riyadh_template, prefix="fuzz")
     engine = make_engine(url=pg_cluster.url(name))
     segs = straight_segments(engine)
-    for i, unit_type in enumerate(("fire_engine", "patrol_car", "ambulance_als",
-                                   "traffic_patrol")):
+    for i, unit_type in enumerate(("fire_engine", "patrol_car", "ambulance_als", "traffic_patrol")):
         add_unit(engine, f"F-{i}", unit_type, segs[i].lon, segs[i].lat)
     # spare tokens take the low ids, which fuzzed DELETE /auth/tokens/{id} will try
     spare = create_user(engine, username="spare", role="planner", password=None)
@@ -50,20 +53,28 @@ def fuzzed(pg_cluster: LocalPostgres, riyadh_template: str) -> Iterator[tuple[Se
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {token}"
         for i in range(3):
-            api.post(server.url + "/incidents", json={
-                "type": "building_fire", "location": {"lon": segs[50 + i].lon,
-                                                      "lat": segs[50 + i].lat}},
-                     timeout=30).raise_for_status()
+            api.post(
+                server.url + "/incidents",
+                json={
+                    "type": "building_fire",
+                    "location": {"lon": segs[50 + i].lon, "lat": segs[50 + i].lat},
+                },
+                timeout=30,
+            ).raise_for_status()
         yield server, token
     engine.dispose()
     pg_cluster.drop_database(name)
 
 
-def _fuzz(operation: Any, *, base_url: str, headers: dict[str, str],
-          mode: GenerationMode) -> None:
+def _fuzz(operation: Any, *, base_url: str, headers: dict[str, str], mode: GenerationMode) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: Any) -> None:
         case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
 
@@ -81,13 +92,18 @@ def test_api_answers_match_the_document(fuzzed: tuple[Server, str]) -> None:
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
-                _fuzz(operation, base_url=server.url, mode=mode,
-                      headers={"Authorization": f"Bearer {token}"})
+                _fuzz(
+                    operation,
+                    base_url=server.url,
+                    mode=mode,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
             except Unsatisfiable:  # nothing negative to send (no parameters, no body)
                 continue
             except Exception as exc:  # collect every operation's failure, then report
-                failures[f"{operation.method.upper()} {operation.path} {mode.value}"] = (
-                    str(exc)[:1500])
+                failures[f"{operation.method.upper()} {operation.path} {mode.value}"] = str(exc)[
+                    :1500
+                ]
     assert failures == {}, "\n\n".join(f"{k}: {v}" for k, v in failures.items())
 
 

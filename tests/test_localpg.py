@@ -32,8 +32,11 @@ def test_cluster_starts_stops_and_keeps_data(cluster_home: Path) -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             conn.execute("CREATE TABLE kept (id int, g geometry(Point, 4326))")
             conn.execute("INSERT INTO kept VALUES (1, ST_SetSRID(ST_MakePoint(46.7, 24.7), 4326))")
-            listen = conn.execute("SHOW listen_addresses").scalar() if hasattr(conn, "scalar") \
+            listen = (
+                conn.execute("SHOW listen_addresses").scalar()
+                if hasattr(conn, "scalar")
                 else conn.execute("SHOW listen_addresses").fetchone()[0]
+            )
         assert listen == ""  # socket only: cannot collide with a server on 5432
         cluster.stop()
         assert not cluster.running()

@@ -35,7 +35,9 @@ NOT_DRIVABLE = {"footway", "steps", "pedestrian", "cycleway", "busway", "path", 
 def _edges(engine: Engine, region: str) -> list[dict]:
     """Stored edges of a region with the OSM ids of their end nodes."""
     with engine.connect() as conn:
-        rows = conn.execute(text("""
+        rows = (
+            conn.execute(
+                text("""
             SELECT e.u, e.v, e.osm_way_id, e.highway, e.oneway, e.length_m, e.speed_kph,
                    e.travel_time_s, e.name_ar, e.name_en, nu.osm_id AS u_osm,
                    nv.osm_id AS v_osm, ST_X(ST_StartPoint(e.geom)) AS x0,
@@ -43,16 +45,27 @@ def _edges(engine: Engine, region: str) -> list[dict]:
                    ST_Y(ST_EndPoint(e.geom)) AS y1
             FROM road_edge e JOIN region r ON r.id = e.region_id
             JOIN road_node nu ON nu.id = e.u JOIN road_node nv ON nv.id = e.v
-            WHERE r.code = :code"""), {"code": region}).mappings().all()
+            WHERE r.code = :code"""),
+                {"code": region},
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
 def _stored_graph(engine: Engine, region: str) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph()
     with engine.connect() as conn:
-        graph.add_nodes_from(conn.execute(text(
-            "SELECT n.id FROM road_node n JOIN region r ON r.id = n.region_id "
-            "WHERE r.code = :c"), {"c": region}).scalars())
+        graph.add_nodes_from(
+            conn.execute(
+                text(
+                    "SELECT n.id FROM road_node n JOIN region r ON r.id = n.region_id "
+                    "WHERE r.code = :c"
+                ),
+                {"c": region},
+            ).scalars()
+        )
     graph.add_edges_from((e["u"], e["v"]) for e in _edges(engine, region))
     return graph
 
@@ -60,7 +73,9 @@ def _stored_graph(engine: Engine, region: str) -> nx.MultiDiGraph:
 def _snapshot(engine: Engine) -> tuple:
     """Counts and a checksum of every row the roads import writes."""
     with engine.connect() as conn:
-        return tuple(conn.execute(text("""
+        return tuple(
+            conn.execute(
+                text("""
             SELECT
               (SELECT count(*) FROM road_node), (SELECT count(*) FROM road_edge),
               (SELECT count(*) FROM graph_version),
@@ -78,7 +93,9 @@ def _snapshot(engine: Engine) -> tuple:
               (SELECT md5(string_agg(concat_ws('|', region_id, layer, source, feature_count,
                                                skipped_count, details::text, imported_at),
                                      ',' ORDER BY region_id, layer)) FROM layer_import)
-        """)).one())
+        """)
+            ).one()
+        )
 
 
 def _reverse_exists(edges: list[dict]) -> list[bool]:
@@ -88,13 +105,17 @@ def _reverse_exists(edges: list[dict]) -> list[bool]:
 
 def _write_osm_xml(pbf: Path, out: Path, bbox: tuple[float, float, float, float]) -> Path:
     """An OSM XML file of the highway ways of ``pbf`` lying wholly inside ``bbox``."""
+
     def inside(loc: osmium.osm.Location) -> bool:
         return loc.valid() and bbox[0] <= loc.lon <= bbox[2] and bbox[1] <= loc.lat <= bbox[3]
 
     ways, nodes = set(), set()
-    for way in (osmium.FileProcessor(str(pbf), osmium.osm.NODE | osmium.osm.WAY)
-                .with_locations().with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-                .with_filter(osmium.filter.KeyFilter("highway"))):
+    for way in (
+        osmium.FileProcessor(str(pbf), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    ):
         if all(inside(n.location) for n in way.nodes):
             ways.add(way.id)
             nodes.update(n.ref for n in way.nodes)
@@ -108,11 +129,23 @@ def _write_osm_xml(pbf: Path, out: Path, bbox: tuple[float, float, float, float]
 
 
 # -- tag rules -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("raw", "kph"), [
-    ("60", 60.0), ("60 mph", 96.56064), ("50 km/h", 50.0), ("50;60", 50.0), ("80;30", 30.0),
-    ("none", None), ("signals", None), ("SA:urban", None), ("walk", None), ("", None),
-    ("0", None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "kph"),
+    [
+        ("60", 60.0),
+        ("60 mph", 96.56064),
+        ("50 km/h", 50.0),
+        ("50;60", 50.0),
+        ("80;30", 30.0),
+        ("none", None),
+        ("signals", None),
+        ("SA:urban", None),
+        ("walk", None),
+        ("", None),
+        ("0", None),
+        (None, None),
+    ],
+)
 def test_maxspeed_parsing(raw: str | None, kph: float | None) -> None:
     if kph is None:
         assert parse_maxspeed(raw) is None
@@ -120,15 +153,18 @@ def test_maxspeed_parsing(raw: str | None, kph: float | None) -> None:
         assert parse_maxspeed(raw) == pytest.approx(kph)
 
 
-@pytest.mark.parametrize(("tags", "expected"), [
-    ({"highway": "residential"}, (True, True)),
-    ({"highway": "residential", "oneway": "yes"}, (True, False)),
-    ({"highway": "primary", "oneway": "-1"}, (False, True)),
-    ({"highway": "motorway"}, (True, False)),
-    ({"highway": "motorway", "oneway": "no"}, (True, True)),
-    ({"highway": "tertiary", "junction": "roundabout"}, (True, False)),
-    ({"highway": "tertiary", "junction": "circular"}, (True, False)),
-])
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"highway": "residential"}, (True, True)),
+        ({"highway": "residential", "oneway": "yes"}, (True, False)),
+        ({"highway": "primary", "oneway": "-1"}, (False, True)),
+        ({"highway": "motorway"}, (True, False)),
+        ({"highway": "motorway", "oneway": "no"}, (True, True)),
+        ({"highway": "tertiary", "junction": "roundabout"}, (True, False)),
+        ({"highway": "tertiary", "junction": "circular"}, (True, False)),
+    ],
+)
 def test_way_directions(tags: dict[str, str], expected: tuple[bool, bool]) -> None:
     assert way_directions(tags) == expected
 
@@ -154,8 +190,9 @@ def test_builder_splits_shared_vertices_loops_and_merges_coincident_nodes() -> N
 
 # -- the component report ------------------------------------------------------------------
 @pytest.mark.parametrize("source", ["helsinki", "riyadh"])
-def test_component_report_agrees_with_networkx(source: str, helsinki_pbf: Path,
-                                               data_dir: Path) -> None:
+def test_component_report_agrees_with_networkx(
+    source: str, helsinki_pbf: Path, data_dir: Path
+) -> None:
     ways = read_ways(helsinki_pbf if source == "helsinki" else data_dir / RIYADH_ROADS)
     full = build_road_graph(ways, keep_largest_component=False)
     reference = nx.MultiDiGraph()
@@ -173,8 +210,7 @@ def test_component_report_agrees_with_networkx(source: str, helsinki_pbf: Path,
 
 
 # -- importing into PostGIS ----------------------------------------------------------------
-def test_helsinki_pbf_imports_a_directed_routable_graph(engine: Engine,
-                                                        helsinki_pbf: Path) -> None:
+def test_helsinki_pbf_imports_a_directed_routable_graph(engine: Engine, helsinki_pbf: Path) -> None:
     report = import_roads_file(engine, "helsinki", helsinki_pbf)
     edges = _edges(engine, "helsinki")
     stored = _stored_graph(engine, "helsinki")
@@ -205,8 +241,9 @@ def test_helsinki_pbf_imports_a_directed_routable_graph(engine: Engine,
     assert tagged and all(e["speed_kph"] == 40 for e in tagged)
 
 
-def test_riyadh_geojson_imports_with_implied_one_way_motorway(engine: Engine,
-                                                              data_dir: Path) -> None:
+def test_riyadh_geojson_imports_with_implied_one_way_motorway(
+    engine: Engine, data_dir: Path
+) -> None:
     path = data_dir / RIYADH_ROADS
     report = import_roads_file(engine, "riyadh", path)
     edges = _edges(engine, "riyadh")
@@ -216,16 +253,19 @@ def test_riyadh_geojson_imports_with_implied_one_way_motorway(engine: Engine,
     assert min(e["travel_time_s"] for e in edges) > 0
     assert not {e["highway"] for e in edges} & NOT_DRIVABLE
 
-    king_fahd = [e for e in edges if e["name_en"] == "King Fahd Road"
-                 and e["highway"] == "motorway"]
+    king_fahd = [
+        e for e in edges if e["name_en"] == "King Fahd Road" and e["highway"] == "motorway"
+    ]
     # one carriageway crosses the extract: its edges at the extract's edge are dead ends
     # (no way back), so the routable core keeps the three between its junctions
     assert len(king_fahd) == 3
     assert all(e["oneway"] and e["name_ar"] == "طريق الملك فهد" for e in king_fahd)
     assert not any(_reverse_exists(king_fahd))
     features = json.loads(path.read_text())["features"]
-    coords = {f["properties"]["osm_id"]: [tuple(c) for c in f["geometry"]["coordinates"]]
-              for f in features}
+    coords = {
+        f["properties"]["osm_id"]: [tuple(c) for c in f["geometry"]["coordinates"]]
+        for f in features
+    }
     for e in king_fahd:  # one-way in the way's own direction
         line = coords[e["osm_way_id"]]
         assert line.index((e["x0"], e["y0"])) < line.index((e["x1"], e["y1"]))
@@ -239,11 +279,13 @@ def test_riyadh_geojson_imports_with_implied_one_way_motorway(engine: Engine,
 def test_lengths_and_times_agree_with_postgis(engine: Engine, data_dir: Path) -> None:
     import_roads_file(engine, "riyadh", data_dir / RIYADH_ROADS)
     with engine.connect() as conn:
-        worst_length, worst_time, total = conn.execute(text("""
+        worst_length, worst_time, total = conn.execute(
+            text("""
             SELECT max(abs(length_m - ST_Length(geom::geography)) / length_m),
                    max(abs(travel_time_s - length_m / (speed_kph / 3.6))),
                    sum(length_m)
-            FROM road_edge""")).one()
+            FROM road_edge""")
+        ).one()
     assert worst_length < 1e-3  # PostGIS spheroid length within 0.1 %
     assert worst_time < 1e-9
     assert total > 100_000
@@ -252,24 +294,34 @@ def test_lengths_and_times_agree_with_postgis(engine: Engine, data_dir: Path) ->
 def test_reimport_is_idempotent_and_versions_the_graph(engine: Engine, data_dir: Path) -> None:
     path = data_dir / RIYADH_ROADS
     first = import_roads_file(engine, "riyadh", path)
-    content = "SELECT md5(string_agg(concat_ws('|', osm_way_id, highway, oneway, length_m, " \
-              "speed_kph, ST_AsText(geom)), ',' ORDER BY osm_way_id, ST_AsText(geom))) " \
-              "FROM road_edge"
+    content = (
+        "SELECT md5(string_agg(concat_ws('|', osm_way_id, highway, oneway, length_m, "
+        "speed_kph, ST_AsText(geom)), ',' ORDER BY osm_way_id, ST_AsText(geom))) "
+        "FROM road_edge"
+    )
     with engine.connect() as conn:
         before = conn.execute(text(content)).scalar_one()
     second = import_roads_file(engine, "riyadh", path)
     with engine.connect() as conn:
         after = conn.execute(text(content)).scalar_one()
-        versions = conn.execute(text(
-            "SELECT version, node_count, edge_count, component_count, dropped_node_count "
-            "FROM graph_version ORDER BY version")).all()
-        counts = conn.execute(text(
-            "SELECT (SELECT count(*) FROM road_node), (SELECT count(*) FROM road_edge)")).one()
+        versions = conn.execute(
+            text(
+                "SELECT version, node_count, edge_count, component_count, dropped_node_count "
+                "FROM graph_version ORDER BY version"
+            )
+        ).all()
+        counts = conn.execute(
+            text("SELECT (SELECT count(*) FROM road_node), (SELECT count(*) FROM road_edge)")
+        ).one()
 
     assert after == before
     assert (first.extra["graph_version"], second.extra["graph_version"]) == (1, 2)
-    stats = (first.extra["nodes"], first.extra["edges"], first.extra["components"],
-             first.extra["dropped_nodes"])
+    stats = (
+        first.extra["nodes"],
+        first.extra["edges"],
+        first.extra["components"],
+        first.extra["dropped_nodes"],
+    )
     assert [tuple(v[1:]) for v in versions] == [stats, stats]
     assert tuple(counts) == (second.extra["nodes"], second.extra["edges"])
 
@@ -277,8 +329,10 @@ def test_reimport_is_idempotent_and_versions_the_graph(engine: Engine, data_dir:
 def _bad_inputs(tmp_path: Path, data_dir: Path) -> dict[str, Path]:
     roads = (data_dir / RIYADH_ROADS).read_text()
     collection = json.loads(roads)
-    footways = {**collection, "features": [f for f in collection["features"]
-                                           if f["properties"]["highway"] == "footway"]}
+    footways = {
+        **collection,
+        "features": [f for f in collection["features"] if f["properties"]["highway"] == "footway"],
+    }
     files = {
         "missing": tmp_path / "missing.osm.pbf",
         "empty": tmp_path / "empty.geojson",
@@ -300,8 +354,9 @@ def _bad_inputs(tmp_path: Path, data_dir: Path) -> dict[str, Path]:
     return files
 
 
-def test_failed_imports_leave_the_database_unchanged(engine: Engine, data_dir: Path,
-                                                     tmp_path: Path) -> None:
+def test_failed_imports_leave_the_database_unchanged(
+    engine: Engine, data_dir: Path, tmp_path: Path
+) -> None:
     import_roads_file(engine, "riyadh", data_dir / RIYADH_ROADS)
     before = _snapshot(engine)
     assert before[0] > 0 and before[1] > 0
@@ -315,10 +370,12 @@ def test_failed_imports_leave_the_database_unchanged(engine: Engine, data_dir: P
 
 
 # -- the osmnx adapter ---------------------------------------------------------------------
-def test_osmnx_adapter_matches_the_file_importer(engine: Engine, helsinki_pbf: Path,
-                                                 tmp_path: Path) -> None:
-    xml = _write_osm_xml(helsinki_pbf, tmp_path / "helsinki_centre.osm",
-                         (24.930, 60.160, 24.950, 60.170))
+def test_osmnx_adapter_matches_the_file_importer(
+    engine: Engine, helsinki_pbf: Path, tmp_path: Path
+) -> None:
+    xml = _write_osm_xml(
+        helsinki_pbf, tmp_path / "helsinki_centre.osm", (24.930, 60.160, 24.950, 60.170)
+    )
     graph = osmnx_graph_from_xml(xml)
     via_osmnx = import_osmnx_graph(engine, "hel-osmnx", graph, source=f"osmnx:{xml.name}")
     via_file = import_roads_file(engine, "hel-file", xml)
@@ -330,14 +387,15 @@ def test_osmnx_adapter_matches_the_file_importer(engine: Engine, helsinki_pbf: P
         assert via_osmnx.extra[key] == via_file.extra[key], key
 
     def signature(region: str) -> list[tuple]:
-        return sorted((e["u_osm"], e["v_osm"], e["osm_way_id"], e["oneway"],
-                       round(e["travel_time_s"], 6)) for e in _edges(engine, region))
+        return sorted(
+            (e["u_osm"], e["v_osm"], e["osm_way_id"], e["oneway"], round(e["travel_time_s"], 6))
+            for e in _edges(engine, region)
+        )
 
     assert signature("hel-osmnx") == signature("hel-file")
 
 
-def test_osmnx_download_checks_its_area_before_going_online(engine: Engine,
-                                                            data_dir: Path) -> None:
+def test_osmnx_download_checks_its_area_before_going_online(engine: Engine, data_dir: Path) -> None:
     points = data_dir / "facilities/riyadh_emergency_facilities_osm.geojson"
     with pytest.raises(ImportFailed, match="Polygon or MultiPolygon"):
         import_roads_osmnx(engine, "riyadh", polygon=points)

@@ -38,21 +38,24 @@ def city() -> RoadGraph:
 
 @pytest.fixture(scope="module")
 def city_ref(city: RoadGraph) -> nx.MultiDiGraph:
-    return reference_graph(city.node_id[city.edge_u], city.node_id[city.edge_v],
-                           city.travel_time_s)
+    return reference_graph(city.node_id[city.edge_u], city.node_id[city.edge_v], city.travel_time_s)
 
 
 def _fields(s: object) -> list[np.ndarray]:
-    return [np.asarray(getattr(s, f)) for f in
-            ("edge", "fraction", "distance_m", "lon", "lat", "twin", "ok")]
+    return [
+        np.asarray(getattr(s, f))
+        for f in ("edge", "fraction", "distance_m", "lon", "lat", "twin", "ok")
+    ]
 
 
 def _same(a: object, b: object) -> bool:
-    return all(np.array_equal(x, y, equal_nan=True) for x, y in zip(_fields(a), _fields(b),
-                                                                    strict=True))
+    return all(
+        np.array_equal(x, y, equal_nan=True) for x, y in zip(_fields(a), _fields(b), strict=True)
+    )
 
 
 # -- the unit snap cache ---------------------------------------------------------------------
+
 
 def test_cached_snaps_equal_fresh_snaps_and_moves_are_resnapped(city: RoadGraph) -> None:
     rng = np.random.default_rng(1)
@@ -104,11 +107,14 @@ def test_the_cache_belongs_to_one_graph(city: RoadGraph) -> None:
     assert len(unit_snap_cache(rebuilt)) == 0
 
 
-def test_rankings_with_cached_snaps_follow_moving_units(city: RoadGraph,
-                                                        city_ref: nx.MultiDiGraph) -> None:
+def test_rankings_with_cached_snaps_follow_moving_units(
+    city: RoadGraph, city_ref: nx.MultiDiGraph
+) -> None:
     rng = np.random.default_rng(3)
-    node_of = {e: (int(city.node_id[city.edge_u[e]]), int(city.node_id[city.edge_v[e]]))
-               for e in range(city.edge_count)}
+    node_of = {
+        e: (int(city.node_id[city.edge_u[e]]), int(city.node_id[city.edge_v[e]]))
+        for e in range(city.edge_count)
+    }
     units = random_units(city, rng, 25)
     point = random_units(city, rng, 1)[0]
     where = (point.lon, point.lat)
@@ -116,26 +122,40 @@ def test_rankings_with_cached_snaps_follow_moving_units(city: RoadGraph,
         warm = rank_units(city, where, units, 6)
         cold = rank_units(city, where, units, 6, cache_unit_snaps=False)
         assert [(r.unit_id, r.eta_s, r.distance_m) for r in warm.ranked] == [
-            (r.unit_id, r.eta_s, r.distance_m) for r in cold.ranked]
+            (r.unit_id, r.eta_s, r.distance_m) for r in cold.ranked
+        ]
         snaps = snap_points(city, [u.lon for u in units], [u.lat for u in units])
         inc = warm.incident
-        truth = reference_etas(city_ref, node_of, city.travel_time_s,
-                               (inc.edge, inc.fraction, inc.twin), snaps, [u.id for u in units])
+        truth = reference_etas(
+            city_ref,
+            node_of,
+            city.travel_time_s,
+            (inc.edge, inc.fraction, inc.twin),
+            snaps,
+            [u.id for u in units],
+        )
         best = sorted((t, uid) for uid, t in truth.items() if math.isfinite(t))[:6]
         assert [r.unit_id for r in warm.ranked] == [uid for _, uid in best]
         # the fastest unit drives away, another one moves next to the incident
         moved = random_units(city, rng, 2)
         gone, near = warm.ranked[0].unit_id, units[-1].id
-        units = [UnitPosition(u.id, moved[0].lon, moved[0].lat) if u.id == gone else
-                 UnitPosition(u.id, point.lon + 1e-4, point.lat) if u.id == near else u
-                 for u in units]
+        units = [
+            UnitPosition(u.id, moved[0].lon, moved[0].lat)
+            if u.id == gone
+            else UnitPosition(u.id, point.lon + 1e-4, point.lat)
+            if u.id == near
+            else u
+            for u in units
+        ]
 
 
 # -- lazy routes -------------------------------------------------------------------------------
 
+
 def test_route_geometry_is_built_only_when_read(square: RoadGraph) -> None:
-    ranking = rank_units(square, at_m(0, 100), [UnitPosition(1, *at_m(520, 250)),
-                                                UnitPosition(2, *at_m(0, 300))], 2)
+    ranking = rank_units(
+        square, at_m(0, 100), [UnitPosition(1, *at_m(520, 250)), UnitPosition(2, *at_m(0, 300))], 2
+    )
     far = ranking.ranked[1]
     assert far.unit_id == 1 and not far.route.built
     assert far.distance_m == pytest.approx(250 + 500 + 400)
@@ -155,8 +175,10 @@ def test_route_geometry_is_built_only_when_read(square: RoadGraph) -> None:
 
 @pytest.fixture(scope="module")
 def square() -> RoadGraph:
-    return graph_of(SQUARE, [("A", "B", 36.0, "primary"), *two_way("B", "C"),
-                             *two_way("C", "D"), *two_way("D", "A")])
+    return graph_of(
+        SQUARE,
+        [("A", "B", 36.0, "primary"), *two_way("B", "C"), *two_way("C", "D"), *two_way("D", "A")],
+    )
 
 
 # -- quotas: bounded rankings for response plans -----------------------------------------------
@@ -170,50 +192,85 @@ def _located(units: list[UnitPosition], rng: np.random.Generator) -> list[Locate
     for u in units:
         caps = frozenset(c for c in CAPS if rng.random() < 0.35) or frozenset({CAPS[0]})
         agency = int(rng.integers(1, 3))
-        state = UnitState(unit_id=u.id, call_sign=f"U{u.id}", agency_id=agency,
-                          agency_code=f"a{agency}", unit_type="t", capabilities=caps,
-                          status="available", last_position=(u.lon, u.lat),
-                          last_fix_at=NOW, home_jurisdiction_id=int(rng.integers(1, 4)))
+        state = UnitState(
+            unit_id=u.id,
+            call_sign=f"U{u.id}",
+            agency_id=agency,
+            agency_code=f"a{agency}",
+            unit_type="t",
+            capabilities=caps,
+            status="available",
+            last_position=(u.lon, u.lat),
+            last_fix_at=NOW,
+            home_jurisdiction_id=int(rng.integers(1, 4)),
+        )
         out.append(Located(state, (u.lon, u.lat), "gps"))
     return out
 
 
 def _fill_view(fill: object) -> list[tuple[str, list[tuple[int, float, float]], dict[str, int]]]:
-    return [(f.requirement.capability,
-             [(r.unit.unit_id, r.eta_s, r.distance_m) for r in f.chosen],
-             f.excluded) for f in fill.fills]  # type: ignore[attr-defined]
+    return [
+        (
+            f.requirement.capability,
+            [(r.unit.unit_id, r.eta_s, r.distance_m) for r in f.chosen],
+            f.excluded,
+        )
+        for f in fill.fills
+    ]  # type: ignore[attr-defined]
 
 
-def _both(graph: RoadGraph, point: tuple[float, float], located: list[Located],
-          requirements: list[Requirement], policy: str,
-          jur: dict[int, int]) -> tuple[object, object, int, int]:
+def _both(
+    graph: RoadGraph,
+    point: tuple[float, float],
+    located: list[Located],
+    requirements: list[Requirement],
+    policy: str,
+    jur: dict[int, int],
+) -> tuple[object, object, int, int]:
     full, full_out = rank_located(graph, point, located)
-    part, part_out = rank_located(graph, point, located, requirements=requirements,
-                                  policy=policy, incident_jurisdictions=jur)  # type: ignore[arg-type]
-    a = fill_plan(requirements, full, policy=policy, incident_jurisdictions=jur,  # type: ignore[arg-type]
-                  excluded=full_out)
-    b = fill_plan(requirements, part, policy=policy, incident_jurisdictions=jur,  # type: ignore[arg-type]
-                  excluded=part_out)
+    part, part_out = rank_located(
+        graph, point, located, requirements=requirements, policy=policy, incident_jurisdictions=jur
+    )  # type: ignore[arg-type]
+    a = fill_plan(
+        requirements,
+        full,
+        policy=policy,
+        incident_jurisdictions=jur,  # type: ignore[arg-type]
+        excluded=full_out,
+    )
+    b = fill_plan(
+        requirements,
+        part,
+        policy=policy,
+        incident_jurisdictions=jur,  # type: ignore[arg-type]
+        excluded=part_out,
+    )
     assert sorted((u.unit_id, r) for u, r in full_out) == sorted(
-        (u.unit_id, r) for u, r in part_out)
+        (u.unit_id, r) for u, r in part_out
+    )
     return a, b, len(full), len(part)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60),
-       policy=st.sampled_from(["nearest", "own_first"]),
-       plan=st.lists(st.tuples(st.sampled_from(CAPS), st.integers(1, 3)), min_size=1,
-                     max_size=4))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 60),
+    policy=st.sampled_from(["nearest", "own_first"]),
+    plan=st.lists(st.tuples(st.sampled_from(CAPS), st.integers(1, 3)), min_size=1, max_size=4),
+)
 def test_bounded_plan_ranking_fills_the_plan_like_the_full_ranking(
-        city: RoadGraph, seed: int, n: int, policy: str, plan: list[tuple[str, int]]) -> None:
+    city: RoadGraph, seed: int, n: int, policy: str, plan: list[tuple[str, int]]
+) -> None:
     rng = np.random.default_rng(seed)
     located = _located(random_units(city, rng, n, spread_m=60.0), rng)
     point = random_units(city, rng, 1)[0]
     requirements = [Requirement(c, k) for c, k in plan]
     jur = {1: int(rng.integers(1, 4)), 2: int(rng.integers(1, 4))}
-    full, part, n_full, n_part = _both(city, (point.lon, point.lat), located, requirements,
-                                       policy, jur)
+    full, part, n_full, n_part = _both(
+        city, (point.lon, point.lat), located, requirements, policy, jur
+    )
     assert _fill_view(part) == _fill_view(full)
     assert n_part <= n_full
 
@@ -222,11 +279,11 @@ def test_bounded_ranking_ranks_fewer_units_on_a_big_fleet(city: RoadGraph) -> No
     rng = np.random.default_rng(9)
     located = _located(random_units(city, rng, 150), rng)
     point = random_units(city, rng, 1)[0]
-    reqs = [Requirement("fire_suppression", 2), Requirement("ems_bls", 1),
-            Requirement("police", 1)]
+    reqs = [Requirement("fire_suppression", 2), Requirement("ems_bls", 1), Requirement("police", 1)]
     for policy in ("nearest", "own_first"):
-        full, part, n_full, n_part = _both(city, (point.lon, point.lat), located, reqs,
-                                           policy, {1: 2, 2: 3})
+        full, part, n_full, n_part = _both(
+            city, (point.lon, point.lat), located, reqs, policy, {1: 2, 2: 3}
+        )
         assert _fill_view(part) == _fill_view(full)
         assert n_part < n_full / 2
 
@@ -236,10 +293,21 @@ def test_bounded_ranking_still_reports_units_one_way_streets_trap() -> None:
     # which only a search of everything reachable shows; the bounded ranking must
     # still report it, as the full ranking does
     nodes = {**SQUARE, "E": (-500.0, 0.0)}
-    graph = graph_of(nodes, [*two_way("A", "B"), *two_way("B", "C"), *two_way("C", "D"),
-                             *two_way("D", "A"), ("A", "E", 36.0, "service")])
-    units = [UnitPosition(1, *at_m(-400, 0)), UnitPosition(2, *at_m(450, 0)),
-             UnitPosition(3, *at_m(0, 450))]
+    graph = graph_of(
+        nodes,
+        [
+            *two_way("A", "B"),
+            *two_way("B", "C"),
+            *two_way("C", "D"),
+            *two_way("D", "A"),
+            ("A", "E", 36.0, "service"),
+        ],
+    )
+    units = [
+        UnitPosition(1, *at_m(-400, 0)),
+        UnitPosition(2, *at_m(450, 0)),
+        UnitPosition(3, *at_m(0, 450)),
+    ]
     quotas = [Quota(frozenset({1, 2, 3}), 1)]
     ranking = rank_units(graph, at_m(500, 50), units, 3, quotas=quotas)
     assert [(x.unit_id, x.reason) for x in ranking.excluded] == [(1, "unreachable")]
@@ -260,17 +328,27 @@ def test_quotas_are_validated_and_can_be_empty(square: RoadGraph) -> None:
 
 def test_plan_quotas_count_earlier_requirements_and_own_units() -> None:
     def unit(i: int, caps: set[str], home: int) -> Located:
-        s = UnitState(i, f"U{i}", 1, "a1", "t", frozenset(caps), "available", (0.0, 0.0),
-                      NOW, None, home)
+        s = UnitState(
+            i, f"U{i}", 1, "a1", "t", frozenset(caps), "available", (0.0, 0.0), NOW, None, home
+        )
         return Located(s, (0.0, 0.0), "gps")
 
-    located = [unit(1, {"ems_als", "ems_bls"}, 7), unit(2, {"ems_bls"}, 8),
-               unit(3, {"police"}, 7), unit(4, {"ems_als", "ems_bls"}, 8)]
+    located = [
+        unit(1, {"ems_als", "ems_bls"}, 7),
+        unit(2, {"ems_bls"}, 8),
+        unit(3, {"police"}, 7),
+        unit(4, {"ems_als", "ems_bls"}, 8),
+    ]
     reqs = [Requirement("ems_als", 3), Requirement("police", 1), Requirement("ems_bls", 2)]
     # ems_bls may lose to ems_als at most the 2 units that have both; police loses none
     nearest = plan_quotas(reqs, located)
-    assert [(set(q.unit_ids), q.count) for q in nearest] == [({1, 4}, 3), ({3}, 1),
-                                                             ({1, 2, 4}, 4)]
+    assert [(set(q.unit_ids), q.count) for q in nearest] == [({1, 4}, 3), ({3}, 1), ({1, 2, 4}, 4)]
     own = plan_quotas(reqs, located, policy="own_first", incident_jurisdictions={1: 7})
     assert [(set(q.unit_ids), q.count) for q in own] == [
-        ({1, 4}, 3), ({1}, 3), ({3}, 1), ({3}, 1), ({1, 2, 4}, 4), ({1}, 4)]
+        ({1, 4}, 3),
+        ({1}, 3),
+        ({3}, 1),
+        ({3}, 1),
+        ({1, 2, 4}, 4),
+        ({1}, 4),
+    ]

@@ -30,6 +30,7 @@ FRAME = MetricFrame(46.70, 24.70)
 
 # -- helpers shared with test_routing_real.py -----------------------------------------------
 
+
 def reference_graph(u: Sequence[int], v: Sequence[int], w: Sequence[float]) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph()
     for a, b, t in zip(u, v, w, strict=True):
@@ -42,9 +43,14 @@ def _places(edge: int, fraction: float, twin: int) -> list[tuple[int, float]]:
     return [(edge, fraction)] + ([(twin, 1.0 - fraction)] if twin >= 0 else [])
 
 
-def reference_etas(ref: nx.MultiDiGraph, node_of: dict[int, tuple[int, int]],
-                   weight: np.ndarray, incident: tuple[int, float, int], units: Snaps,
-                   unit_ids: Sequence[int]) -> dict[int, float]:
+def reference_etas(
+    ref: nx.MultiDiGraph,
+    node_of: dict[int, tuple[int, int]],
+    weight: np.ndarray,
+    incident: tuple[int, float, int],
+    units: Snaps,
+    unit_ids: Sequence[int],
+) -> dict[int, float]:
     """networkx ETA of every unit (inf when it cannot reach), by edge index ``e``:
     ``node_of[e] = (tail id, head id)``, ``weight[e]`` its travel time."""
     h = ref.copy()
@@ -67,8 +73,9 @@ def reference_etas(ref: nx.MultiDiGraph, node_of: dict[int, tuple[int, int]],
     return {uid: dist.get(("unit", uid), math.inf) for uid in unit_ids}
 
 
-def random_units(graph: RoadGraph, rng: np.random.Generator, n: int,
-                 *, spread_m: float = 30.0) -> list[UnitPosition]:
+def random_units(
+    graph: RoadGraph, rng: np.random.Generator, n: int, *, spread_m: float = 30.0
+) -> list[UnitPosition]:
     """Units near random nodes, with distinct random ids."""
     nodes = rng.integers(0, graph.node_count, n)
     xy = FRAME_OF(graph).to_xy(graph.lon[nodes], graph.lat[nodes])
@@ -82,11 +89,20 @@ def FRAME_OF(graph: RoadGraph) -> MetricFrame:
     return graph.frame
 
 
-def check_against_networkx(graph: RoadGraph, ref: nx.MultiDiGraph, rng: np.random.Generator,
-                           *, incidents: int, units_each: int, k: int) -> int:
+def check_against_networkx(
+    graph: RoadGraph,
+    ref: nx.MultiDiGraph,
+    rng: np.random.Generator,
+    *,
+    incidents: int,
+    units_each: int,
+    k: int,
+) -> int:
     """Rank random units for random incidents; compare every ETA and the k chosen."""
-    node_of = {e: (int(graph.node_id[graph.edge_u[e]]), int(graph.node_id[graph.edge_v[e]]))
-               for e in range(graph.edge_count)}
+    node_of = {
+        e: (int(graph.node_id[graph.edge_u[e]]), int(graph.node_id[graph.edge_v[e]]))
+        for e in range(graph.edge_count)
+    }
     pairs = 0
     for _ in range(incidents):
         units = random_units(graph, rng, units_each)
@@ -94,9 +110,14 @@ def check_against_networkx(graph: RoadGraph, ref: nx.MultiDiGraph, rng: np.rando
         ranking = rank_units(graph, (point.lon, point.lat), units, k)
         snaps = snap_points(graph, [u.lon for u in units], [u.lat for u in units])
         inc = ranking.incident
-        expected = reference_etas(ref, node_of, graph.travel_time_s,
-                                  (inc.edge, inc.fraction, inc.twin), snaps,
-                                  [u.id for u in units])
+        expected = reference_etas(
+            ref,
+            node_of,
+            graph.travel_time_s,
+            (inc.edge, inc.fraction, inc.twin),
+            snaps,
+            [u.id for u in units],
+        )
         best = sorted((eta, uid) for uid, eta in expected.items() if math.isfinite(eta))[:k]
         assert [r.unit_id for r in ranking.ranked] == [uid for _, uid in best]
         for r in ranking.ranked:
@@ -105,20 +126,27 @@ def check_against_networkx(graph: RoadGraph, ref: nx.MultiDiGraph, rng: np.rando
     return pairs
 
 
-def graph_of(nodes: dict[str, tuple[float, float]],
-             edges: Sequence[tuple[str, str, float, str]]) -> RoadGraph:
+def graph_of(
+    nodes: dict[str, tuple[float, float]], edges: Sequence[tuple[str, str, float, str]]
+) -> RoadGraph:
     """A hand-made graph: nodes in metres around Riyadh, edges (tail, head, kph, class)."""
     names = sorted(nodes)
     ids = {name: i + 1 for i, name in enumerate(names)}
     lonlat = FRAME.to_lonlat(np.array([nodes[n] for n in names], dtype=float))
     length = [math.dist(nodes[a], nodes[b]) for a, b, _, _ in edges]
     return build_graph(
-        region="handmade", version=1, node_id=[ids[n] for n in names], lon=lonlat[:, 0],
-        lat=lonlat[:, 1], edge_id=np.arange(len(edges)) + 1,
-        edge_u_id=[ids[a] for a, _, _, _ in edges], edge_v_id=[ids[b] for _, b, _, _ in edges],
-        length_m=length, travel_time_s=[d / (kph / 3.6) for d, (_, _, kph, _) in
-                                        zip(length, edges, strict=True)],
-        highway=[c for *_, c in edges])
+        region="handmade",
+        version=1,
+        node_id=[ids[n] for n in names],
+        lon=lonlat[:, 0],
+        lat=lonlat[:, 1],
+        edge_id=np.arange(len(edges)) + 1,
+        edge_u_id=[ids[a] for a, _, _, _ in edges],
+        edge_v_id=[ids[b] for _, b, _, _ in edges],
+        length_m=length,
+        travel_time_s=[d / (kph / 3.6) for d, (_, _, kph, _) in zip(length, edges, strict=True)],
+        highway=[c for *_, c in edges],
+    )
 
 
 def at_m(x: float, y: float) -> tuple[float, float]:
@@ -136,8 +164,10 @@ SQUARE = {"A": (0.0, 0.0), "B": (500.0, 0.0), "C": (500.0, 500.0), "D": (0.0, 50
 @pytest.fixture(scope="module")
 def square() -> RoadGraph:
     """A->B one-way; B-C, C-D, D-A two-way; 36 km/h = 10 m/s everywhere."""
-    return graph_of(SQUARE, [("A", "B", 36.0, "primary"), *two_way("B", "C"),
-                             *two_way("C", "D"), *two_way("D", "A")])
+    return graph_of(
+        SQUARE,
+        [("A", "B", 36.0, "primary"), *two_way("B", "C"), *two_way("C", "D"), *two_way("D", "A")],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -147,26 +177,31 @@ def city() -> RoadGraph:
 
 @pytest.fixture(scope="module")
 def city_ref(city: RoadGraph) -> nx.MultiDiGraph:
-    return reference_graph(city.node_id[city.edge_u], city.node_id[city.edge_v],
-                           city.travel_time_s)
+    return reference_graph(city.node_id[city.edge_u], city.node_id[city.edge_v], city.travel_time_s)
 
 
 # -- correctness -----------------------------------------------------------------------------
 
-def test_etas_equal_networkx_for_hundreds_of_pairs(city: RoadGraph,
-                                                   city_ref: nx.MultiDiGraph) -> None:
-    pairs = check_against_networkx(city, city_ref, np.random.default_rng(2024), incidents=25,
-                                   units_each=12, k=12)
+
+def test_etas_equal_networkx_for_hundreds_of_pairs(
+    city: RoadGraph, city_ref: nx.MultiDiGraph
+) -> None:
+    pairs = check_against_networkx(
+        city, city_ref, np.random.default_rng(2024), incidents=25, units_each=12, k=12
+    )
     assert pairs >= 300
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 8), n=st.integers(1, 30))
-def test_the_k_returned_are_exactly_the_k_smallest(city: RoadGraph, city_ref: nx.MultiDiGraph,
-                                                   seed: int, k: int, n: int) -> None:
-    check_against_networkx(city, city_ref, np.random.default_rng(seed), incidents=1,
-                           units_each=n, k=k)
+def test_the_k_returned_are_exactly_the_k_smallest(
+    city: RoadGraph, city_ref: nx.MultiDiGraph, seed: int, k: int, n: int
+) -> None:
+    check_against_networkx(
+        city, city_ref, np.random.default_rng(seed), incidents=1, units_each=n, k=k
+    )
 
 
 def test_bound_grows_until_k_units_are_certain(city: RoadGraph) -> None:
@@ -177,13 +212,16 @@ def test_bound_grows_until_k_units_are_certain(city: RoadGraph) -> None:
     every = rank_units(city, (point.lon, point.lat), units, 40)
     assert len(every.ranked) == 40
     assert every.limit_s >= few.limit_s
-    assert (every.ranked[0].unit_id, every.ranked[0].eta_s) == (few.ranked[0].unit_id,
-                                                                few.ranked[0].eta_s)
+    assert (every.ranked[0].unit_id, every.ranked[0].eta_s) == (
+        few.ranked[0].unit_id,
+        few.ranked[0].eta_s,
+    )
     etas = [r.eta_s for r in every.ranked]
     assert etas == sorted(etas)
 
 
 # -- edge cases ------------------------------------------------------------------------------
+
 
 def test_one_way_street_makes_a_to_b_differ_from_b_to_a(square: RoadGraph) -> None:
     a_to_b = rank_units(square, at_m(500, 0), [UnitPosition(1, *at_m(0, 0))], 1)
@@ -245,8 +283,9 @@ def test_a_unit_that_one_way_streets_trap_is_excluded_as_unreachable() -> None:
     # E is reached from A only by a one-way street: a unit beyond E cannot come back
     nodes = {**SQUARE, "E": (-500.0, 0.0)}
     graph = graph_of(nodes, [*two_way("A", "B"), *two_way("B", "C"), ("A", "E", 36.0, "service")])
-    ranking = rank_units(graph, at_m(500, 250), [UnitPosition(1, *at_m(-400, 0)),
-                                                 UnitPosition(2, *at_m(100, 0))], 2)
+    ranking = rank_units(
+        graph, at_m(500, 250), [UnitPosition(1, *at_m(-400, 0)), UnitPosition(2, *at_m(100, 0))], 2
+    )
     assert [r.unit_id for r in ranking.ranked] == [2]
     assert [(x.unit_id, x.reason) for x in ranking.excluded] == [(1, "unreachable")]
     assert math.isinf(ranking.limit_s)
@@ -261,6 +300,7 @@ def test_invalid_arguments_are_refused(square: RoadGraph) -> None:
 
 
 # -- routes ----------------------------------------------------------------------------------
+
 
 def test_route_runs_from_the_unit_to_the_incident(square: RoadGraph) -> None:
     ranking = rank_units(square, at_m(0, 100), [UnitPosition(1, *at_m(520, 250))], 1)
@@ -287,15 +327,18 @@ def test_routes_on_a_city_add_up_to_their_distance(city: RoadGraph) -> None:
 
 # -- profiles --------------------------------------------------------------------------------
 
+
 def test_default_profile_reproduces_plain_travel_times(city: RoadGraph) -> None:
     rng = np.random.default_rng(3)
     units = random_units(city, rng, 20)
     point = random_units(city, rng, 1)[0]
     plain = rank_units(city, (point.lon, point.lat), units, 5)
-    flat = rank_units(city, (point.lon, point.lat), units, 5, profile=FREE_FLOW,
-                      at=datetime(2026, 11, 23, 8))
-    assert [(r.unit_id, r.eta_s) for r in plain.ranked] == [(r.unit_id, r.eta_s)
-                                                            for r in flat.ranked]
+    flat = rank_units(
+        city, (point.lon, point.lat), units, 5, profile=FREE_FLOW, at=datetime(2026, 11, 23, 8)
+    )
+    assert [(r.unit_id, r.eta_s) for r in plain.ranked] == [
+        (r.unit_id, r.eta_s) for r in flat.ranked
+    ]
 
 
 def test_peak_profile_applies_at_its_hours_only(square: RoadGraph) -> None:
@@ -306,8 +349,14 @@ def test_peak_profile_applies_at_its_hours_only(square: RoadGraph) -> None:
     assert peak.ranked[0].eta_s == pytest.approx(60.0) and peak.hour == 8
     assert night.ranked[0].eta_s == pytest.approx(30.0) and night.profile == "rush"
     # the one-way primary A->B is not slowed: A->B stays 50 s at rush hour
-    ab = rank_units(square, at_m(500, 0), [UnitPosition(1, *at_m(0, 0))], 1, profile=rush,
-                    at=datetime(2026, 1, 4, 8))
+    ab = rank_units(
+        square,
+        at_m(500, 0),
+        [UnitPosition(1, *at_m(0, 0))],
+        1,
+        profile=rush,
+        at=datetime(2026, 1, 4, 8),
+    )
     assert ab.ranked[0].eta_s == pytest.approx(50.0)
 
 

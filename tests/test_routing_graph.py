@@ -18,36 +18,71 @@ from najda.routing.synthetic import CLASSES, generate_city, write_city
 ORIGIN = (46.70, 24.70)
 
 
-def write_rows(engine: Engine, region: str, nodes: dict[int, tuple[float, float]],
-               edges: list[tuple[int, int, float, str]], *, version: int | None = 1) -> None:
+def write_rows(
+    engine: Engine,
+    region: str,
+    nodes: dict[int, tuple[float, float]],
+    edges: list[tuple[int, int, float, str]],
+    *,
+    version: int | None = 1,
+) -> None:
     """Nodes {id: (x m, y m)} and edges (u, v, seconds, class) as straight roads."""
     kx = 111_320.0 * math.cos(math.radians(ORIGIN[1]))
     lonlat = {i: (ORIGIN[0] + x / kx, ORIGIN[1] + y / 110_574.0) for i, (x, y) in nodes.items()}
     with engine.begin() as conn:
         rid = ensure_region(conn, region)
-        copy_rows(conn, "road_node", ["id", "region_id", "geom"],
-                  [(i, rid, f"SRID=4326;POINT({x} {y})") for i, (x, y) in lonlat.items()])
+        copy_rows(
+            conn,
+            "road_node",
+            ["id", "region_id", "geom"],
+            [(i, rid, f"SRID=4326;POINT({x} {y})") for i, (x, y) in lonlat.items()],
+        )
         rows = []
         for u, v, seconds, cls in edges:
             length = max(math.dist(nodes[u], nodes[v]), 1.0)
             (x1, y1), (x2, y2) = lonlat[u], lonlat[v]
-            rows.append((rid, u, v, cls, length, length / seconds * 3.6, seconds,
-                         f"SRID=4326;LINESTRING({x1} {y1},{x2} {y2})"))
-        copy_rows(conn, "road_edge", ["region_id", "u", "v", "highway", "length_m",
-                                      "speed_kph", "travel_time_s", "geom"], rows)
+            rows.append(
+                (
+                    rid,
+                    u,
+                    v,
+                    cls,
+                    length,
+                    length / seconds * 3.6,
+                    seconds,
+                    f"SRID=4326;LINESTRING({x1} {y1},{x2} {y2})",
+                )
+            )
+        copy_rows(
+            conn,
+            "road_edge",
+            ["region_id", "u", "v", "highway", "length_m", "speed_kph", "travel_time_s", "geom"],
+            rows,
+        )
         if version is not None:
-            conn.execute(text(
-                "INSERT INTO graph_version (region_id, version, source, node_count, "
-                "edge_count, component_count) VALUES (:r, :v, 'test rows', 0, 0, 0)"),
-                {"r": rid, "v": version})
+            conn.execute(
+                text(
+                    "INSERT INTO graph_version (region_id, version, source, node_count, "
+                    "edge_count, component_count) VALUES (:r, :v, 'test rows', 0, 0, 0)"
+                ),
+                {"r": rid, "v": version},
+            )
 
 
 def test_graph_loads_from_the_road_tables(engine: Engine) -> None:
     nodes = {101: (0, 0), 102: (300, 0), 103: (300, 300)}
-    write_rows(engine, "r1", nodes, [(101, 102, 30.0, "primary"), (102, 101, 30.0, "primary"),
-                                     (102, 103, 40.0, "residential"),
-                                     (102, 103, 25.0, "service"),  # parallel, faster
-                                     (103, 103, 5.0, "service")])  # self-loop
+    write_rows(
+        engine,
+        "r1",
+        nodes,
+        [
+            (101, 102, 30.0, "primary"),
+            (102, 101, 30.0, "primary"),
+            (102, 103, 40.0, "residential"),
+            (102, 103, 25.0, "service"),  # parallel, faster
+            (103, 103, 5.0, "service"),
+        ],
+    )  # self-loop
     graph = load_graph(engine, "r1")
     assert (graph.node_count, graph.edge_count, graph.version) == (3, 5, 1)
     assert graph.node_id.tolist() == [101, 102, 103]
@@ -65,8 +100,14 @@ def test_units_on_another_component_are_excluded_with_a_reason(engine: Engine) -
     # two separate road networks in one region, written as rows (the importer would
     # keep only the largest strongly connected component)
     nodes = {1: (0, 0), 2: (400, 0), 3: (400, 400), 11: (3000, 0), 12: (3400, 0)}
-    roads = [(1, 2, 40.0, "primary"), (2, 1, 40.0, "primary"), (2, 3, 40.0, "primary"),
-             (3, 2, 40.0, "primary"), (11, 12, 40.0, "primary"), (12, 11, 40.0, "primary")]
+    roads = [
+        (1, 2, 40.0, "primary"),
+        (2, 1, 40.0, "primary"),
+        (2, 3, 40.0, "primary"),
+        (3, 2, 40.0, "primary"),
+        (11, 12, 40.0, "primary"),
+        (12, 11, 40.0, "primary"),
+    ]
     write_rows(engine, "islands", nodes, roads)
     graph = load_graph(engine, "islands")
     kx = 111_320.0 * math.cos(math.radians(ORIGIN[1]))
@@ -94,16 +135,18 @@ def test_cache_reloads_when_the_graph_version_changes(engine: Engine) -> None:
     assert len(unit_snap_cache(first)) == 1
     with engine.begin() as conn:
         conn.execute(text("UPDATE road_edge SET travel_time_s = 20 WHERE u = 1"))
-        conn.execute(text(
-            "INSERT INTO graph_version (region_id, version, source, node_count, edge_count, "
-            "component_count) SELECT region_id, 2, 'edit', 2, 1, 1 FROM road_node LIMIT 1"))
+        conn.execute(
+            text(
+                "INSERT INTO graph_version (region_id, version, source, node_count, edge_count, "
+                "component_count) SELECT region_id, 2, 'edit', 2, 1, 1 FROM road_node LIMIT 1"
+            )
+        )
     second = cache.get(engine, "r2")
     assert second is not first and second.version == 2 and cache.loads == 2
     assert second.travel_time_s.tolist() == [20.0]
     # unit road positions are kept with the graph: the new version starts without them
     assert len(unit_snap_cache(second)) == 0
-    assert rank_units(second, incident, unit, 1).ranked[0].eta_s == pytest.approx(16.0,
-                                                                                rel=1e-3)
+    assert rank_units(second, incident, unit, 1).ranked[0].eta_s == pytest.approx(16.0, rel=1e-3)
     assert unit_snap_cache(second).misses == 1
 
 
@@ -117,6 +160,7 @@ def test_unknown_or_empty_regions_are_not_found(engine: Engine) -> None:
 
 
 # -- the generator ----------------------------------------------------------------------------
+
 
 def test_generated_city_is_deterministic_and_named_as_generated() -> None:
     a, b = generate_city(nodes=3000, seed=7), generate_city(nodes=3000, seed=7)
@@ -149,6 +193,7 @@ def test_generated_city_is_written_with_copy_and_loads_back(engine: Engine) -> N
     assert graph.travel_time_s.sum() == pytest.approx(city.travel_time_s.sum())
     with engine.connect() as conn:
         source = conn.execute(text("SELECT source FROM graph_version")).scalar_one()
-        name = conn.execute(text("SELECT name_en FROM region WHERE code = :c"),
-                            {"c": city.name}).scalar_one()
+        name = conn.execute(
+            text("SELECT name_en FROM region WHERE code = :c"), {"c": city.name}
+        ).scalar_one()
     assert source.startswith("generated:") and "Generated" in name

@@ -25,8 +25,9 @@ def networkx_times(city: RoadGraph, points: np.ndarray, *, to: bool = False) -> 
     """Times from the nearest point with a virtual source wired to the snapped edges."""
     g = nx.MultiDiGraph()
     g.add_nodes_from(range(city.node_count))
-    for a, b, t in zip(city.edge_u.tolist(), city.edge_v.tolist(), city.travel_time_s.tolist(),
-                       strict=True):
+    for a, b, t in zip(
+        city.edge_u.tolist(), city.edge_v.tolist(), city.travel_time_s.tolist(), strict=True
+    ):
         g.add_edge(a, b, w=t) if not to else g.add_edge(b, a, w=t)
     r = reach(city, points)
     s = r.sources
@@ -45,8 +46,12 @@ def networkx_times(city: RoadGraph, points: np.ndarray, *, to: bool = False) -> 
 
 def some_points(city: RoadGraph, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.column_stack([rng.uniform(city.lon.min(), city.lon.max(), n),
-                            rng.uniform(city.lat.min(), city.lat.max(), n)])
+    return np.column_stack(
+        [
+            rng.uniform(city.lon.min(), city.lon.max(), n),
+            rng.uniform(city.lat.min(), city.lat.max(), n),
+        ]
+    )
 
 
 @pytest.mark.parametrize("direction", ["from", "to"])
@@ -89,8 +94,9 @@ def test_isochrone_of_many_points_covers_each_of_them(city: RoadGraph) -> None:
 def test_node_travel_times_from_node_indices(city: RoadGraph) -> None:
     times = node_travel_times(city, [0, 5])
     assert times[0] == 0.0 and times[5] == 0.0
-    np.testing.assert_allclose(times, np.minimum(node_travel_times(city, [0]),
-                                                 node_travel_times(city, [5])))
+    np.testing.assert_allclose(
+        times, np.minimum(node_travel_times(city, [0]), node_travel_times(city, [5]))
+    )
     with pytest.raises(InvalidInput):
         node_travel_times(city, [city.node_count])
 

@@ -24,8 +24,9 @@ RIYADH = "roads/riyadh_almuhammadiyah_roads_osm.geojson"
 
 
 @pytest.fixture(scope="module")
-def roads_engine(pg_cluster: LocalPostgres, schema_template: str, helsinki_pbf: Path,
-                 data_dir: Path) -> Iterator[Engine]:
+def roads_engine(
+    pg_cluster: LocalPostgres, schema_template: str, helsinki_pbf: Path, data_dir: Path
+) -> Iterator[Engine]:
     """One database holding both imported networks, for this module."""
     name = clone_database(pg_cluster, schema_template, prefix="routing_real")
     engine = make_engine(url=pg_cluster.url(name))
@@ -44,9 +45,13 @@ def real(request: pytest.FixtureRequest, roads_engine: Engine) -> tuple[str, Roa
 def rows_reference(engine: Engine, region: str) -> object:
     """networkx graph from the road_edge rows themselves (not from the loaded arrays)."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT e.u, e.v, e.travel_time_s FROM road_edge e JOIN region r "
-            "ON r.id = e.region_id WHERE r.code = :c"), {"c": region}).all()
+        rows = conn.execute(
+            text(
+                "SELECT e.u, e.v, e.travel_time_s FROM road_edge e JOIN region r "
+                "ON r.id = e.region_id WHERE r.code = :c"
+            ),
+            {"c": region},
+        ).all()
     u, v, w = zip(*rows, strict=True)
     return reference_graph(u, v, w)
 
@@ -54,21 +59,27 @@ def rows_reference(engine: Engine, region: str) -> object:
 def test_real_network_loaded_whole(real: tuple[str, RoadGraph], roads_engine: Engine) -> None:
     region, graph = real
     with roads_engine.connect() as conn:
-        edges = conn.execute(text(
-            "SELECT count(*) FROM road_edge e JOIN region r ON r.id = e.region_id "
-            "WHERE r.code = :c"), {"c": region}).scalar_one()
+        edges = conn.execute(
+            text(
+                "SELECT count(*) FROM road_edge e JOIN region r ON r.id = e.region_id "
+                "WHERE r.code = :c"
+            ),
+            {"c": region},
+        ).scalar_one()
     assert graph.edge_count == edges > 500
     assert graph.version >= 1
     assert (graph.twin < 0).any()  # one-way streets exist on both
 
 
-def test_etas_equal_networkx_on_real_networks(real: tuple[str, RoadGraph],
-                                              roads_engine: Engine) -> None:
+def test_etas_equal_networkx_on_real_networks(
+    real: tuple[str, RoadGraph], roads_engine: Engine
+) -> None:
     region, graph = real
     ref = rows_reference(roads_engine, region)
     seed = {"helsinki": 60, "riyadh": 24}[region]
-    pairs = check_against_networkx(graph, ref, np.random.default_rng(seed), incidents=20,
-                                   units_each=15, k=6)
+    pairs = check_against_networkx(
+        graph, ref, np.random.default_rng(seed), incidents=20, units_each=15, k=6
+    )
     assert pairs >= 300
 
 
@@ -80,13 +91,19 @@ def test_node_times_agree_with_pgrouting(roads_engine: Engine) -> None:
     ours = node_travel_times(graph, [target], direction="to")
     with roads_engine.connect() as conn:
         rid = conn.execute(text("SELECT id FROM region WHERE code = 'riyadh'")).scalar_one()
-        rows = conn.execute(text(
-            "SELECT start_vid, agg_cost FROM pgr_dijkstraCost("
-            "  'SELECT id, u AS source, v AS target, travel_time_s AS cost FROM road_edge "
-            "   WHERE region_id = ' || :rid, CAST(:starts AS bigint[]), CAST(:target AS bigint),"
-            "  directed => true)"),
-            {"rid": rid, "starts": graph.node_id[starts].tolist(),
-             "target": int(graph.node_id[target])}).all()
+        rows = conn.execute(
+            text(
+                "SELECT start_vid, agg_cost FROM pgr_dijkstraCost("
+                "  'SELECT id, u AS source, v AS target, travel_time_s AS cost FROM road_edge "
+                "   WHERE region_id = ' || :rid, CAST(:starts AS bigint[]), CAST(:target AS bigint),"
+                "  directed => true)"
+            ),
+            {
+                "rid": rid,
+                "starts": graph.node_id[starts].tolist(),
+                "target": int(graph.node_id[target]),
+            },
+        ).all()
     theirs = {int(node): float(cost) for node, cost in rows}
     assert len(theirs) >= 50  # every start but the target itself is reachable (one SCC)
     for s in starts:

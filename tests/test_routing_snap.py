@@ -23,14 +23,16 @@ def brute_force(graph: RoadGraph, lon: float, lat: float) -> float:
     """Distance to the nearest edge by shapely over every edge, in the point's local frame."""
     sx = np.cos(np.radians(lat)) / np.cos(np.radians(graph.frame.lat0))
     xy = graph.geom_xy * [sx, 1.0]
-    lines = shapely.linestrings(xy, indices=np.repeat(np.arange(graph.edge_count),
-                                                      np.diff(graph.geom_offsets)))
+    lines = shapely.linestrings(
+        xy, indices=np.repeat(np.arange(graph.edge_count), np.diff(graph.geom_offsets))
+    )
     q = graph.frame.to_xy([lon], [lat])[0] * [sx, 1.0]
     return float(shapely.distance(lines, shapely.Point(q)).min())
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(fx=st.floats(-0.1, 1.1), fy=st.floats(-0.1, 1.1))
 def test_snap_finds_the_exact_nearest_edge(city: RoadGraph, fx: float, fy: float) -> None:
     lon = city.lon.min() + fx * (city.lon.max() - city.lon.min())
@@ -58,7 +60,8 @@ def test_partial_times_split_the_edge(city: RoadGraph) -> None:
     fraction = snap.fraction if snap.edge == e else 1 - snap.fraction
     assert fraction == pytest.approx(0.5, abs=1e-6)
     assert snap.time_from_tail_s + snap.time_to_head_s == pytest.approx(
-        city.travel_time_s[snap.edge])
+        city.travel_time_s[snap.edge]
+    )
     assert snap.distance_m == pytest.approx(0.0, abs=1e-6)
     assert snap.edge_id == city.edge_id[snap.edge]
 

@@ -25,61 +25,113 @@ SQUARE_A = "MULTIPOLYGON(((46.60 24.60, 46.70 24.60, 46.70 24.70, 46.60 24.70, 4
 SQUARE_B = "MULTIPOLYGON(((46.70 24.60, 46.80 24.60, 46.80 24.70, 46.70 24.70, 46.70 24.60)))"
 SQUARE_C = "MULTIPOLYGON(((40.00 21.00, 40.10 21.00, 40.10 21.10, 40.00 21.10, 40.00 21.00)))"
 # A wiggly line: many vertices within a few metres of a straight one.
-WIGGLE = ", ".join(f"{46.62 + i * 0.001:.4f} {24.65 + (0.00001 if i % 2 else 0):.5f}"
-                   for i in range(41))
+WIGGLE = ", ".join(
+    f"{46.62 + i * 0.001:.4f} {24.65 + (0.00001 if i % 2 else 0):.5f}" for i in range(41)
+)
 
 
 def _settings_for(engine: Engine) -> Any:
     return load_settings().with_overrides(
-        database_url=engine.url.render_as_string(hide_password=False), online=False)
+        database_url=engine.url.render_as_string(hide_password=False), online=False
+    )
 
 
 def _seed(engine: Engine) -> None:
     """Two regions, three governorates, a small road graph and two stations."""
     with engine.begin() as conn:
         run = conn.execute
-        run(text("INSERT INTO region (id, code, name_en, name_ar) VALUES "
-                 "(901, 'riyadh', 'Riyadh Region', 'منطقة الرياض'), "
-                 "(902, 'makkah', 'Makkah Region', 'منطقة مكة المكرمة')"))
+        run(
+            text(
+                "INSERT INTO region (id, code, name_en, name_ar) VALUES "
+                "(901, 'riyadh', 'Riyadh Region', 'منطقة الرياض'), "
+                "(902, 'makkah', 'Makkah Region', 'منطقة مكة المكرمة')"
+            )
+        )
         for gid, rid, code, en, ar, pop, wkt in [
             (1, 901, "ryd", "Riyadh", "الرياض", 7_000_000, SQUARE_A),
             (2, 901, "drm", "Diriyah", "الدرعية", 120_000, SQUARE_B),
             (3, 902, "jed", "Jeddah", "جدة", 4_000_000, SQUARE_C),
         ]:
-            run(text("INSERT INTO governorate (id, region_id, code, name_en, name_ar, population,"
-                     " geom) VALUES (:i, :r, :c, :en, :ar, :p, ST_GeomFromText(:w, 4326))"),
-                {"i": gid, "r": rid, "c": code, "en": en, "ar": ar, "p": pop, "w": wkt})
-        nodes = {1: (46.62, 24.65), 2: (46.66, 24.65), 3: (46.66, 24.69), 4: (40.05, 21.05),
-                 5: (40.06, 21.06)}
+            run(
+                text(
+                    "INSERT INTO governorate (id, region_id, code, name_en, name_ar, population,"
+                    " geom) VALUES (:i, :r, :c, :en, :ar, :p, ST_GeomFromText(:w, 4326))"
+                ),
+                {"i": gid, "r": rid, "c": code, "en": en, "ar": ar, "p": pop, "w": wkt},
+            )
+        nodes = {
+            1: (46.62, 24.65),
+            2: (46.66, 24.65),
+            3: (46.66, 24.69),
+            4: (40.05, 21.05),
+            5: (40.06, 21.06),
+        }
         for nid, (x, y) in nodes.items():
             rid = 902 if nid >= 4 else 901
-            run(text("INSERT INTO road_node (id, region_id, geom) "
-                     "VALUES (:i, :r, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
-                {"i": nid, "r": rid, "x": x, "y": y})
+            run(
+                text(
+                    "INSERT INTO road_node (id, region_id, geom) "
+                    "VALUES (:i, :r, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+                ),
+                {"i": nid, "r": rid, "x": x, "y": y},
+            )
         edges = [  # id, region, u, v, way, highway, oneway, wkt, name_ar
             (11, 901, 1, 2, 100, "residential", False, f"LINESTRING({WIGGLE})", "شارع التخصصي"),
             (12, 901, 2, 1, 100, "residential", False, None, "شارع التخصصي"),
-            (13, 901, 2, 3, 200, "motorway", True,
-             "LINESTRING(46.66 24.65, 46.66 24.69)", "طريق الملك فهد"),
-            (14, 902, 4, 5, 300, "primary", False,
-             "LINESTRING(40.05 21.05, 40.06 21.06)", None),
+            (
+                13,
+                901,
+                2,
+                3,
+                200,
+                "motorway",
+                True,
+                "LINESTRING(46.66 24.65, 46.66 24.69)",
+                "طريق الملك فهد",
+            ),
+            (14, 902, 4, 5, 300, "primary", False, "LINESTRING(40.05 21.05, 40.06 21.06)", None),
         ]
         for eid, rid, u, v, way, hw, oneway, wkt, name_ar in edges:
-            geom = ("ST_GeomFromText(:w, 4326)" if wkt else
-                    "(SELECT ST_Reverse(geom) FROM road_edge WHERE id = 11)")
-            run(text(f"INSERT INTO road_edge (id, region_id, u, v, osm_way_id, highway, name_ar,"
-                     f" oneway, length_m, speed_kph, travel_time_s, geom) VALUES (:i, :r, :u, :v,"
-                     f" :way, :hw, :ar, :ow, 4000, 40, 360, {geom})"),
-                {"i": eid, "r": rid, "u": u, "v": v, "way": way, "hw": hw, "ar": name_ar,
-                 "ow": oneway, "w": wkt})
-        run(text("INSERT INTO agency (code, name_en, name_ar, color) VALUES "
-                 "('civil_defence', 'Civil Defence', 'الدفاع المدني', '#d9480f') "
-                 "ON CONFLICT (code) DO NOTHING"))
+            geom = (
+                "ST_GeomFromText(:w, 4326)"
+                if wkt
+                else "(SELECT ST_Reverse(geom) FROM road_edge WHERE id = 11)"
+            )
+            run(
+                text(
+                    f"INSERT INTO road_edge (id, region_id, u, v, osm_way_id, highway, name_ar,"
+                    f" oneway, length_m, speed_kph, travel_time_s, geom) VALUES (:i, :r, :u, :v,"
+                    f" :way, :hw, :ar, :ow, 4000, 40, 360, {geom})"
+                ),
+                {
+                    "i": eid,
+                    "r": rid,
+                    "u": u,
+                    "v": v,
+                    "way": way,
+                    "hw": hw,
+                    "ar": name_ar,
+                    "ow": oneway,
+                    "w": wkt,
+                },
+            )
+        run(
+            text(
+                "INSERT INTO agency (code, name_en, name_ar, color) VALUES "
+                "('civil_defence', 'Civil Defence', 'الدفاع المدني', '#d9480f') "
+                "ON CONFLICT (code) DO NOTHING"
+            )
+        )
         for sid, code, x, y in [(1, "fire-1", 46.65, 24.66), (2, "fire-2", 46.75, 24.65)]:
-            run(text("INSERT INTO station (id, region_id, agency_id, code, kind, name_en, name_ar,"
-                     " geom) SELECT :i, 901, id, :c, 'fire_station', :c, 'مركز', "
-                     "ST_SetSRID(ST_MakePoint(:x, :y), 4326) FROM agency "
-                     "WHERE code = 'civil_defence'"), {"i": sid, "c": code, "x": x, "y": y})
+            run(
+                text(
+                    "INSERT INTO station (id, region_id, agency_id, code, kind, name_en, name_ar,"
+                    " geom) SELECT :i, 901, id, :c, 'fire_station', :c, 'مركز', "
+                    "ST_SetSRID(ST_MakePoint(:x, :y), 4326) FROM agency "
+                    "WHERE code = 'civil_defence'"
+                ),
+                {"i": sid, "c": code, "x": x, "y": y},
+            )
 
 
 def _make_app(engine: Engine, **config: Any) -> Iterator[Flask]:
@@ -103,7 +155,8 @@ def client(app: Flask) -> FlaskClient:
 def down_client() -> Iterator[FlaskClient]:
     """An app whose database does not answer (nothing listens on port 9)."""
     settings = load_settings().with_overrides(
-        database_url="postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+        database_url="postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2"
+    )
     app = create_app(settings, config={"TESTING": True})
     yield app.test_client()
     app.extensions["najda"].engine.dispose()
@@ -152,7 +205,9 @@ def test_governorates_geojson_with_names_and_population(client: FlaskClient) -> 
     assert data["type"] == "FeatureCollection"
     props = [f["properties"] for f in data["features"]]
     assert [(p["name_en"], p["name_ar"], p["population"]) for p in props] == [
-        ("Riyadh", "الرياض", 7_000_000), ("Diriyah", "الدرعية", 120_000)]
+        ("Riyadh", "الرياض", 7_000_000),
+        ("Diriyah", "الدرعية", 120_000),
+    ]
     assert {f["geometry"]["type"] for f in data["features"]} == {"MultiPolygon"}
     assert props[0]["area_km2"] == pytest.approx(10.1 * 11.1, rel=0.05)
     # Arabic is sent as UTF-8 text, not \\u escapes.
@@ -162,8 +217,9 @@ def test_governorates_geojson_with_names_and_population(client: FlaskClient) -> 
 def test_governorates_of_all_regions_and_unknown_region(client: FlaskClient) -> None:
     everything = client.get("/api/v1/governorates").get_json()
     assert {f["properties"]["region"] for f in everything["features"]} == {"riyadh", "makkah"}
-    error = assert_error_shape(client.get("/api/v1/governorates?region=atlantis"), 404,
-                               "unknown_region")
+    error = assert_error_shape(
+        client.get("/api/v1/governorates?region=atlantis"), 404, "unknown_region"
+    )
     assert error["details"] == {"region": "atlantis"}
 
 
@@ -174,8 +230,17 @@ def test_roads_merge_two_way_twins_unless_directed(client: FlaskClient) -> None:
     assert sorted(f["id"] for f in directed["features"]) == [11, 12, 13]
     first = directed["features"][0]
     assert first["geometry"]["type"] == "LineString"
-    assert set(first["properties"]) >= {"highway", "name_en", "name_ar", "oneway",
-                                        "length_m", "speed_kph", "travel_time_s", "u", "v"}
+    assert set(first["properties"]) >= {
+        "highway",
+        "name_en",
+        "name_ar",
+        "oneway",
+        "length_m",
+        "speed_kph",
+        "travel_time_s",
+        "u",
+        "v",
+    }
 
 
 def test_roads_bbox_selects_by_location(client: FlaskClient) -> None:
@@ -196,8 +261,7 @@ def test_roads_limit_keeps_major_classes_and_reports_truncation(client: FlaskCli
 def test_roads_simplification_drops_vertices(client: FlaskClient) -> None:
     def vertices(query: str) -> int:
         data = client.get(f"/api/v1/roads?directed=true&{query}").get_json()
-        return next(len(f["geometry"]["coordinates"]) for f in data["features"]
-                    if f["id"] == 11)
+        return next(len(f["geometry"]["coordinates"]) for f in data["features"] if f["id"] == 11)
 
     assert vertices("") == 41
     assert vertices("simplify=5") == 2
@@ -211,10 +275,14 @@ def test_stations_geojson(app: Flask, client: FlaskClient) -> None:
     assert [f["properties"]["code"] for f in data["features"]] == ["fire-1"]
     props = data["features"][0]["properties"]
     with app.extensions["najda"].engine.connect() as conn:
-        color, name_ar = conn.execute(text(
-            "SELECT color, name_ar FROM agency WHERE code = 'civil_defence'")).one()
+        color, name_ar = conn.execute(
+            text("SELECT color, name_ar FROM agency WHERE code = 'civil_defence'")
+        ).one()
     assert (props["agency"], props["agency_color"], props["agency_name_ar"]) == (
-        "civil_defence", color, name_ar)
+        "civil_defence",
+        color,
+        name_ar,
+    )
     assert data["features"][0]["geometry"] == {"type": "Point", "coordinates": [46.65, 24.66]}
 
 
@@ -226,14 +294,19 @@ def test_health_reports_revision_and_counts(client: FlaskClient) -> None:
     assert body["status"] == "ok"
     head = schema_head()
     assert head is not None
-    assert body["database"] == {"reachable": True, "schema_revision": head,
-                                "schema_head": head, "schema_up_to_date": True}
+    assert body["database"] == {
+        "reachable": True,
+        "schema_revision": head,
+        "schema_head": head,
+        "schema_up_to_date": True,
+    }
     assert body["counts"]["governorate"] == 3
     assert body["counts"]["road_edge"] == 4
 
 
 def test_health_is_503_in_the_error_shape_when_the_database_is_down(
-        down_client: FlaskClient) -> None:
+    down_client: FlaskClient,
+) -> None:
     assert_error_shape(down_client.get("/health"), 503, "database_unavailable")
     assert_error_shape(down_client.get("/api/v1/roads"), 503, "database_unavailable")
 
@@ -251,8 +324,9 @@ def app_with_probe_routes(engine: Engine) -> Iterator[Flask]:
     """The real app plus two routes standing in for the JSON-posting endpoints of later
     issues: one reads a body with the production helper, one fails unexpectedly."""
     for app in _make_app(engine):
-        app.add_url_rule("/api/v1/_probe/echo", "probe_echo",
-                         lambda: {"received": json_body()}, methods=["POST"])
+        app.add_url_rule(
+            "/api/v1/_probe/echo", "probe_echo", lambda: {"received": json_body()}, methods=["POST"]
+        )
 
         def boom() -> str:
             raise RuntimeError("secret connection string postgres://admin:pw@db")
@@ -286,11 +360,15 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "code"), ERROR_CASES)
 def test_every_error_has_exactly_the_error_shape(
-        app_with_probe_routes: Flask, method: str, path: str, body: str | None,
-        status: int, code: str) -> None:
+    app_with_probe_routes: Flask, method: str, path: str, body: str | None, status: int, code: str
+) -> None:
     client = app_with_probe_routes.test_client()
-    response = client.open(path, method=method, data=body,
-                           content_type="application/json" if body is not None else None)
+    response = client.open(
+        path,
+        method=method,
+        data=body,
+        content_type="application/json" if body is not None else None,
+    )
     error = assert_error_shape(response, status, code)
     assert "secret" not in json.dumps(error) and "postgres://" not in json.dumps(error)
 
@@ -304,7 +382,8 @@ def test_wrong_method_names_the_allowed_ones(client: FlaskClient) -> None:
 
 def test_valid_json_body_reaches_the_view(app_with_probe_routes: Flask) -> None:
     response = app_with_probe_routes.test_client().post(
-        "/api/v1/_probe/echo", json={"type": "حريق"})
+        "/api/v1/_probe/echo", json={"type": "حريق"}
+    )
     assert response.status_code == 200
     assert response.get_json() == {"received": {"type": "حريق"}}
 
@@ -315,8 +394,11 @@ def test_map_page_in_arabic_runs_right_to_left(client: FlaskClient) -> None:
     assert re.search(r'<html lang="ar" dir="rtl">', html)
     assert "<dt>المحافظات</dt>" in html and "<dt>مقاطع الطرق</dt>" in html
     assert 'href="?lang=en"' in html
-    config = json.loads(re.search(
-        r'<script id="najda-config" type="application/json">(.*?)</script>', html, re.S)[1])
+    config = json.loads(
+        re.search(r'<script id="najda-config" type="application/json">(.*?)</script>', html, re.S)[
+            1
+        ]
+    )
     assert config["lang"] == "ar"
     assert config["api"]["roads"] == "/api/v1/roads"
 

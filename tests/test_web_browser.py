@@ -21,8 +21,14 @@ from najda.web import create_app
 pytestmark = pytest.mark.browser
 
 SHOTS = project_root() / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 UNREACHABLE_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 
 
@@ -30,7 +36,8 @@ UNREACHABLE_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 class LiveServer:
     def __init__(self, engine: Engine, config: dict[str, Any]) -> None:
         settings = load_settings().with_overrides(
-            database_url=engine.url.render_as_string(hide_password=False), online=False)
+            database_url=engine.url.render_as_string(hide_password=False), online=False
+        )
         self.app = create_app(settings, config=config)
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -61,8 +68,10 @@ def browser() -> Iterator[Any]:
 
 def _layer_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {table: int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
-                for table in ("governorate", "road_edge", "station")}
+        return {
+            table: int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+            for table in ("governorate", "road_edge", "station")
+        }
 
 
 @pytest.fixture
@@ -94,7 +103,8 @@ def open_map(page: Any, url: str) -> None:
 def drawn(page: Any, selector: str) -> int:
     """Paths actually drawn (an SVG path with geometry, not an empty clipped one)."""
     count: int = page.eval_on_selector_all(
-        selector, "els => els.filter(e => (e.getAttribute('d') || '').length > 8).length")
+        selector, "els => els.filter(e => (e.getAttribute('d') || '').length > 8).length"
+    )
     return count
 
 
@@ -106,8 +116,9 @@ def shoot(page: Any, name: str) -> Path:
 
 
 # -- tests -----------------------------------------------------------------------------
-def test_map_draws_governorates_and_roads(live: LiveServer, page: Any,
-                                          riyadh: tuple[Engine, dict[str, int]]) -> None:
+def test_map_draws_governorates_and_roads(
+    live: LiveServer, page: Any, riyadh: tuple[Engine, dict[str, int]]
+) -> None:
     counts = riyadh[1]
     open_map(page, f"{live.url}/?lang=en")
     assert page.get_attribute("html", "dir") == "ltr"
@@ -122,8 +133,7 @@ def test_map_draws_governorates_and_roads(live: LiveServer, page: Any,
 
     region_roads = int(page.get_attribute("#map", "data-roads") or 0)
     page.click("#zoom-roads")
-    page.wait_for_function(
-        f"Number(document.getElementById('map').dataset.roads) > {region_roads}")
+    page.wait_for_function(f"Number(document.getElementById('map').dataset.roads) > {region_roads}")
     page.wait_for_timeout(400)
     roads = int(page.get_attribute("#map", "data-roads") or 0)
     assert roads == counts["road_edge"] - _two_way_twins(riyadh[0])
@@ -135,11 +145,15 @@ def test_map_draws_governorates_and_roads(live: LiveServer, page: Any,
 
 def _two_way_twins(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(text(
-            "SELECT count(*) FROM road_edge e WHERE EXISTS (SELECT 1 FROM road_edge r "
-            "WHERE r.u = e.v AND r.v = e.u AND r.id < e.id "
-            "AND r.osm_way_id IS NOT DISTINCT FROM e.osm_way_id)"
-        )).scalar_one())
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM road_edge e WHERE EXISTS (SELECT 1 FROM road_edge r "
+                    "WHERE r.u = e.v AND r.v = e.u AND r.id < e.id "
+                    "AND r.osm_way_id IS NOT DISTINCT FROM e.osm_way_id)"
+                )
+            ).scalar_one()
+        )
 
 
 def test_arabic_map_runs_right_to_left(live: LiveServer, page: Any) -> None:
@@ -166,7 +180,8 @@ def test_arabic_map_runs_right_to_left(live: LiveServer, page: Any) -> None:
 
 
 def test_map_works_when_the_tile_server_is_unreachable(
-        riyadh: tuple[Engine, dict[str, int]], page: Any) -> None:
+    riyadh: tuple[Engine, dict[str, int]], page: Any
+) -> None:
     with LiveServer(riyadh[0], {"NAJDA_TILE_URL": UNREACHABLE_TILES}) as server:
         open_map(page, f"{server.url}/?lang=en")
         page.wait_for_selector("#map[data-tiles='unreachable']", timeout=15_000)

@@ -65,8 +65,10 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.pass_context
 def main(click_ctx: click.Context, verbose: bool) -> None:
     """Najda (نجدة): incident mapping and unit assignment for emergency operations centres."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     click_ctx.obj = Context(load_settings())
 
 
@@ -151,8 +153,9 @@ def _echo_report(report: Any) -> None:
 
 @import_.command("region")
 @click.argument("code")
-@click.option("--online/--offline", default=None,
-              help="Allow downloads for parts whose files are missing.")
+@click.option(
+    "--online/--offline", default=None, help="Allow downloads for parts whose files are missing."
+)
 @pass_ctx
 @fail_cleanly
 def import_region_cmd(ctx: Context, code: str, online: bool | None) -> None:
@@ -177,34 +180,50 @@ def import_catalogue_cmd(ctx: Context) -> None:
 @import_.command("boundaries")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--region", "region", required=True, help="Region code, e.g. riyadh.")
-@click.option("--layer", type=click.Choice(["governorates", "jurisdictions", "neighbourhoods",
-                                            "localities", "cities"]),
-              default="governorates", show_default=True)
+@click.option(
+    "--layer",
+    type=click.Choice(["governorates", "jurisdictions", "neighbourhoods", "localities", "cities"]),
+    default="governorates",
+    show_default=True,
+)
 @click.option("--agency", help="Agency code (jurisdictions only).")
-@click.option("--field", "fields", multiple=True, metavar="TARGET=SOURCE",
-              help="Map a source attribute onto code, name_en, name_ar or population.")
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="TARGET=SOURCE",
+    help="Map a source attribute onto code, name_en, name_ar or population.",
+)
 @pass_ctx
 @fail_cleanly
-def import_boundaries_cmd(ctx: Context, path: Path, region: str, layer: str,
-                          agency: str | None, fields: tuple[str, ...]) -> None:
+def import_boundaries_cmd(
+    ctx: Context, path: Path, region: str, layer: str, agency: str | None, fields: tuple[str, ...]
+) -> None:
     """Boundaries or places from GeoJSON, GeoPackage or Shapefile (any CRS)."""
     from najda.ingest.boundaries import import_boundaries
 
     mapping = dict(f.split("=", 1) for f in fields)
-    _echo_report(import_boundaries(ctx.engine(), region, path, layer=layer,
-                                   agency=agency, fields=mapping or None))
+    _echo_report(
+        import_boundaries(
+            ctx.engine(), region, path, layer=layer, agency=agency, fields=mapping or None
+        )
+    )
 
 
 @import_.command("roads")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--region", "region", required=True)
 @click.option("--place", help="Download with osmnx for this place name (online).")
-@click.option("--polygon", type=click.Path(path_type=Path),
-              help="Download with osmnx inside this polygon file (online).")
+@click.option(
+    "--polygon",
+    type=click.Path(path_type=Path),
+    help="Download with osmnx inside this polygon file (online).",
+)
 @pass_ctx
 @fail_cleanly
-def import_roads_cmd(ctx: Context, path: Path | None, region: str, place: str | None,
-                     polygon: Path | None) -> None:
+def import_roads_cmd(
+    ctx: Context, path: Path | None, region: str, place: str | None, polygon: Path | None
+) -> None:
     """Roads from an OSM PBF/XML file, a GeoJSON of OSM ways, or an osmnx download."""
     from najda.ingest.roads import import_roads_file, import_roads_osmnx
 
@@ -251,12 +270,19 @@ def status_cmd(ctx: Context, as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--dev", is_flag=True, help="Werkzeug's development server instead of gunicorn.")
 @click.option("--workers", type=int, default=None, help="gunicorn workers (default 2 x cores).")
-@click.option("--simulate", "simulate", type=int, default=0, show_default=True,
-              help="Also drive this many demo units along the roads (najda simulate units).")
+@click.option(
+    "--simulate",
+    "simulate",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Also drive this many demo units along the roads (najda simulate units).",
+)
 @pass_ctx
 @fail_cleanly
-def serve_cmd(ctx: Context, host: str, port: int, dev: bool, workers: int | None,
-              simulate: int) -> None:
+def serve_cmd(
+    ctx: Context, host: str, port: int, dev: bool, workers: int | None, simulate: int
+) -> None:
     """Serve the map and the API (under gunicorn unless --dev)."""
     from najda.web.server import serve
 
@@ -272,27 +298,43 @@ def user_group() -> None:
 
 @user_group.command("create")
 @click.argument("name")
-@click.option("--role", required=True,
-              type=click.Choice(["dispatcher", "supervisor", "planner", "admin"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["dispatcher", "supervisor", "planner", "admin"])
+)
 @click.option("--display-name", default=None)
 @click.option("--agency", default=None, help="Agency code the user belongs to.")
-@click.option("--password", default=None,
-              help="Password (prompted when omitted; --no-password for a service account).")
+@click.option(
+    "--password",
+    default=None,
+    help="Password (prompted when omitted; --no-password for a service account).",
+)
 @click.option("--no-password", is_flag=True, help="A service account for API tokens only.")
 @click.option("--token", "token_name", default=None, help="Also issue an API token so named.")
 @pass_ctx
 @fail_cleanly
-def user_create_cmd(ctx: Context, name: str, role: str, display_name: str | None,
-                    agency: str | None, password: str | None, no_password: bool,
-                    token_name: str | None) -> None:
+def user_create_cmd(
+    ctx: Context,
+    name: str,
+    role: str,
+    display_name: str | None,
+    agency: str | None,
+    password: str | None,
+    no_password: bool,
+    token_name: str | None,
+) -> None:
     """Create a user NAME with a role; print an API token with --token."""
     from najda.dispatch.auth import create_user, issue_token
 
     if password is None and not no_password:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    user = create_user(ctx.engine(), username=name, role=role,
-                       password=None if no_password else password,
-                       display_name=display_name, agency_code=agency)
+    user = create_user(
+        ctx.engine(),
+        username=name,
+        role=role,
+        password=None if no_password else password,
+        display_name=display_name,
+        agency_code=agency,
+    )
     click.echo(f"user {user.username} ({user.role}) created, id {user.id}")
     if token_name:
         _, secret = issue_token(ctx.engine(), user_id=user.id, name=token_name)
@@ -306,10 +348,18 @@ def seed_group() -> None:
 
 @seed_group.command("demo")
 @click.option("--region", "region", default="riyadh", show_default=True)
-@click.option("--max-snap-m", default=500.0, show_default=True,
-              help="Use stations at most this far from the road graph.")
-@click.option("--patrols", default=10, show_default=True,
-              help="Security and traffic patrols each, posted on road nodes.")
+@click.option(
+    "--max-snap-m",
+    default=500.0,
+    show_default=True,
+    help="Use stations at most this far from the road graph.",
+)
+@click.option(
+    "--patrols",
+    default=10,
+    show_default=True,
+    help="Security and traffic patrols each, posted on road nodes.",
+)
 @pass_ctx
 @fail_cleanly
 def seed_demo_cmd(ctx: Context, region: str, max_snap_m: float, patrols: int) -> None:
@@ -317,11 +367,12 @@ def seed_demo_cmd(ctx: Context, region: str, max_snap_m: float, patrols: int) ->
     from najda.dispatch.seed import seed_demo
 
     report = seed_demo(ctx.engine(), region=region, max_snap_m=max_snap_m, patrols=patrols)
-    click.echo(f"demo: {report.units_created} units created at {report.stations_used} "
-               f"stations near the roads and on patrol")
+    click.echo(
+        f"demo: {report.units_created} units created at {report.stations_used} "
+        f"stations near the roads and on patrol"
+    )
     for role, password in report.credentials.items():
         click.echo(f"  {role:10} user: {role:10} password: {password}")
-
 
 
 # -- avl ---------------------------------------------------------------------------------
@@ -331,21 +382,40 @@ def simulate_group() -> None:
 
 
 @simulate_group.command("units")
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True,
-              help="The running Najda server the units report to.")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The running Najda server the units report to.",
+)
 @click.option("--region", "region", default="riyadh", show_default=True)
 @click.option("--count", default=20, show_default=True, help="How many units drive.")
 @click.option("--call-sign", "call_signs", multiple=True, help="Drive these units only.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between fixes.")
-@click.option("--speedup", default=1.0, show_default=True,
-              help="Drive this many times faster than the roads' speeds.")
-@click.option("--duration", default=0.0, show_default=True,
-              help="Stop after this many seconds (0: until Ctrl+C).")
+@click.option(
+    "--speedup",
+    default=1.0,
+    show_default=True,
+    help="Drive this many times faster than the roads' speeds.",
+)
+@click.option(
+    "--duration",
+    default=0.0,
+    show_default=True,
+    help="Stop after this many seconds (0: until Ctrl+C).",
+)
 @pass_ctx
 @fail_cleanly
-def simulate_units_cmd(ctx: Context, url: str, region: str, count: int,
-                       call_signs: tuple[str, ...], interval: float, speedup: float,
-                       duration: float) -> None:
+def simulate_units_cmd(
+    ctx: Context,
+    url: str,
+    region: str,
+    count: int,
+    call_signs: tuple[str, ...],
+    interval: float,
+    speedup: float,
+    duration: float,
+) -> None:
     """Drive units along the region's roads, reporting fixes through the HTTP API.
 
     Each chosen unit gets fresh device credentials (its old token stops working): use it
@@ -358,26 +428,33 @@ def simulate_units_cmd(ctx: Context, url: str, region: str, count: int,
     from najda.avl import simulate as sim
 
     graph = sim.load_graph(ctx.engine(), region)
-    units = sim.prepare_units(ctx.engine(), region=region, count=count,
-                              call_signs=call_signs)
+    units = sim.prepare_units(ctx.engine(), region=region, count=count, call_signs=call_signs)
     if not units:
         raise click.UsageError("no units to drive: seed the demo first (najda seed demo)")
     drivers = sim.drivers_for(units, graph)
     http = requests.Session()
     endpoint = url.rstrip("/") + "/api/v1/avl/positions"
-    click.echo(f"driving {len(units)} units on {sum(map(len, graph.values()))} road edges, "
-               f"a fix every {interval:g} s to {endpoint} (Ctrl+C to stop)")
+    click.echo(
+        f"driving {len(units)} units on {sum(map(len, graph.values()))} road edges, "
+        f"a fix every {interval:g} s to {endpoint} (Ctrl+C to stop)"
+    )
     stop_at = time.monotonic() + duration if duration > 0 else float("inf")
     while time.monotonic() < stop_at:
         tick = time.monotonic()
         failed = 0
         for unit in units:
             drivers[unit.unit_id].advance(interval * speedup)
-            r = http.post(endpoint, json=sim.fix_body(drivers[unit.unit_id]), timeout=10,
-                          headers={"Authorization": f"Bearer {unit.token}"})
+            r = http.post(
+                endpoint,
+                json=sim.fix_body(drivers[unit.unit_id]),
+                timeout=10,
+                headers={"Authorization": f"Bearer {unit.token}"},
+            )
             failed += r.status_code != 200
-        click.echo(f"{time.strftime('%H:%M:%S')} {len(units) - failed} fixes sent"
-                   + (f", {failed} refused" if failed else ""))
+        click.echo(
+            f"{time.strftime('%H:%M:%S')} {len(units) - failed} fixes sent"
+            + (f", {failed} refused" if failed else "")
+        )
         time.sleep(max(0.0, interval - (time.monotonic() - tick)))
 
 
@@ -397,14 +474,20 @@ def _simulate_group() -> click.Group:
 
 @_simulate_group().command("history")
 @click.option("--months", default=3.0, show_default=True, type=float)
-@click.option("--per-day", default=8.0, show_default=True, type=float,
-              help="Mean dispatched incidents per day.")
+@click.option(
+    "--per-day",
+    default=8.0,
+    show_default=True,
+    type=float,
+    help="Mean dispatched incidents per day.",
+)
 @click.option("--region", "region", default="riyadh", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int)
 @pass_ctx
 @fail_cleanly
-def simulate_history_cmd(ctx: Context, months: float, per_day: float, region: str,
-                         seed: int) -> None:
+def simulate_history_cmd(
+    ctx: Context, months: float, per_day: float, region: str, seed: int
+) -> None:
     """Months of closed incidents dispatched by the real engine (demo data)."""
     from sqlalchemy import text as sql
 
@@ -417,8 +500,9 @@ def simulate_history_cmd(ctx: Context, months: float, per_day: float, region: st
 
         click.echo("no units yet: seeding the demo units first", err=True)
         seed_demo(ctx.engine(), region=region)
-    report = simulate_history(ctx.engine(), region=region, months=months, per_day=per_day,
-                              seed=seed)
+    report = simulate_history(
+        ctx.engine(), region=region, months=months, per_day=per_day, seed=seed
+    )
     click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
 
 
@@ -433,16 +517,23 @@ def _planner(ctx: Context, region: str) -> Any:
     return Planner(ctx.engine(), region, max_age_s=ctx.settings.position_max_age_s)
 
 
-def _emit(rows: list[dict[str, Any]], as_csv: bool, out: Path | None,
-          collection: dict[str, Any] | None = None) -> None:
+def _emit(
+    rows: list[dict[str, Any]],
+    as_csv: bool,
+    out: Path | None,
+    collection: dict[str, Any] | None = None,
+) -> None:
     from najda.analytics.export import rows_to_csv
 
     if out is not None and out.suffix == ".geojson" and collection is not None:
         out.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
         click.echo(f"wrote {out}")
         return
-    body = rows_to_csv(rows) if as_csv or (out and out.suffix == ".csv") else json.dumps(
-        rows, ensure_ascii=False, indent=2)
+    body = (
+        rows_to_csv(rows)
+        if as_csv or (out and out.suffix == ".csv")
+        else json.dumps(rows, ensure_ascii=False, indent=2)
+    )
     if out is not None:
         out.write_text(body, encoding="utf-8")
         click.echo(f"wrote {out}")
@@ -451,8 +542,12 @@ def _emit(rows: list[dict[str, Any]], as_csv: bool, out: Path | None,
 
 
 _region_opt = click.option("--region", "region", default="riyadh", show_default=True)
-_out_opt = click.option("--out", type=click.Path(path_type=Path), default=None,
-                        help="Write to a .csv, .json or .geojson file.")
+_out_opt = click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write to a .csv, .json or .geojson file.",
+)
 
 
 @analyse_group.command("coverage")
@@ -465,16 +560,26 @@ _out_opt = click.option("--out", type=click.Path(path_type=Path), default=None,
 @_out_opt
 @pass_ctx
 @fail_cleanly
-def analyse_coverage_cmd(ctx: Context, region: str, source: str, agency: str | None,
-                         thresholds: str, resolution: int, as_csv: bool,
-                         out: Path | None) -> None:
+def analyse_coverage_cmd(
+    ctx: Context,
+    region: str,
+    source: str,
+    agency: str | None,
+    thresholds: str,
+    resolution: int,
+    as_csv: bool,
+    out: Path | None,
+) -> None:
     """Population-weighted coverage per governorate (areas with --out x.geojson)."""
     from najda.analytics.coverage import coverage_geojson
 
     result = _planner(ctx, region).coverage(
-        source=source, agency=agency, resolution=resolution,
-        thresholds_min=[float(t) for t in thresholds.split(",") if t.strip()])
-    rows = result.governorate_rows() + [{"name_en": "TOTAL", **result.totals()}]
+        source=source,
+        agency=agency,
+        resolution=resolution,
+        thresholds_min=[float(t) for t in thresholds.split(",") if t.strip()],
+    )
+    rows = [*result.governorate_rows(), {"name_en": "TOTAL", **result.totals()}]
     _emit(rows, as_csv, out, coverage_geojson(result) if out else None)
 
 
@@ -487,29 +592,40 @@ def analyse_coverage_cmd(ctx: Context, region: str, source: str, agency: str | N
 @_out_opt
 @pass_ctx
 @fail_cleanly
-def analyse_gaps_cmd(ctx: Context, region: str, threshold: float, source: str,
-                     resolution: int, as_csv: bool, out: Path | None) -> None:
+def analyse_gaps_cmd(
+    ctx: Context,
+    region: str,
+    threshold: float,
+    source: str,
+    resolution: int,
+    as_csv: bool,
+    out: Path | None,
+) -> None:
     """H3 cells with people beyond the threshold."""
     from najda.analytics.coverage import gaps_geojson
 
-    result = _planner(ctx, region).coverage(source=source, thresholds_min=[threshold],
-                                            resolution=resolution)
-    _emit(result.gap_rows(threshold), as_csv, out,
-          gaps_geojson(result, threshold) if out else None)
+    result = _planner(ctx, region).coverage(
+        source=source, thresholds_min=[threshold], resolution=resolution
+    )
+    _emit(result.gap_rows(threshold), as_csv, out, gaps_geojson(result, threshold) if out else None)
 
 
 @analyse_group.command("kpis")
 @_region_opt
-@click.option("--by", default="all", show_default=True,
-              type=click.Choice(["all", "governorate", "agency", "priority", "hour",
-                                 "category"]))
+@click.option(
+    "--by",
+    default="all",
+    show_default=True,
+    type=click.Choice(["all", "governorate", "agency", "priority", "hour", "category"]),
+)
 @click.option("--target", "targets", multiple=True, metavar="STAGE=SECONDS")
 @click.option("--csv", "as_csv", is_flag=True)
 @_out_opt
 @pass_ctx
 @fail_cleanly
-def analyse_kpis_cmd(ctx: Context, region: str, by: str, targets: tuple[str, ...],
-                     as_csv: bool, out: Path | None) -> None:
+def analyse_kpis_cmd(
+    ctx: Context, region: str, by: str, targets: tuple[str, ...], as_csv: bool, out: Path | None
+) -> None:
     """p50/p90 of each stage per group, with the NFPA 1710 and ambulance standards."""
     goals = {}
     for item in targets:
@@ -529,11 +645,13 @@ def analyse_kpis_cmd(ctx: Context, region: str, by: str, targets: tuple[str, ...
 @click.option("--agency", default=None)
 @pass_ctx
 @fail_cleanly
-def analyse_siting_cmd(ctx: Context, region: str, model: str, add: int, threshold: float,
-                       agency: str | None) -> None:
+def analyse_siting_cmd(
+    ctx: Context, region: str, model: str, add: int, threshold: float, agency: str | None
+) -> None:
     """Where to add stations (existing ones fixed), with coverage before and after."""
-    answer = _planner(ctx, region).siting(model=model, add=add,  # type: ignore[arg-type]
-                                          threshold_min=threshold, agency=agency)
+    answer = _planner(ctx, region).siting(
+        model=model, add=add, threshold_min=threshold, agency=agency
+    )
     answer.pop("cells")
     click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
 

@@ -14,8 +14,9 @@ class NajdaError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}

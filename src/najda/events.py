@@ -40,8 +40,12 @@ class Event:
     at: str
 
     def to_json(self) -> str:
-        return json.dumps({"kind": self.kind, "payload": self.payload, "at": self.at},
-                          ensure_ascii=False, default=str, separators=(",", ":"))
+        return json.dumps(
+            {"kind": self.kind, "payload": self.payload, "at": self.at},
+            ensure_ascii=False,
+            default=str,
+            separators=(",", ":"),
+        )
 
 
 def message(kind: str, payload: dict[str, Any]) -> str:
@@ -51,16 +55,19 @@ def message(kind: str, payload: dict[str, Any]) -> str:
     if len(encoded.encode()) <= MAX_PAYLOAD_BYTES:
         return encoded
     # Too big for NOTIFY: send the identifiers only; clients re-read what they need.
-    log.warning("event %s too large for NOTIFY (%d bytes); sending ids only", kind,
-                len(encoded.encode()))
+    log.warning(
+        "event %s too large for NOTIFY (%d bytes); sending ids only", kind, len(encoded.encode())
+    )
     slim = {k: v for k, v in payload.items() if k == "id" or k.endswith("_id")}
     return Event(kind, {**slim, "truncated": True}, event.at).to_json()
 
 
 def publish(conn: Connection, kind: str, payload: dict[str, Any]) -> None:
     """Queue an event on ``conn``'s transaction; it is delivered on commit."""
-    conn.execute(text("SELECT pg_notify(:channel, :message)"),
-                 {"channel": CHANNEL, "message": message(kind, payload)})
+    conn.execute(
+        text("SELECT pg_notify(:channel, :message)"),
+        {"channel": CHANNEL, "message": message(kind, payload)},
+    )
 
 
 def decode(message: str) -> Event | None:
@@ -121,11 +128,13 @@ ConnectFn = Callable[[], Any]
 
 def connector_for(engine: Engine) -> ConnectFn:
     """A function opening a new autocommit psycopg connection to ``engine``'s database."""
+
     def connect() -> Any:
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         conn = engine.dialect.loaded_dbapi.connect(*args, **kwargs)
         conn.autocommit = True
         return conn
+
     return connect
 
 
@@ -154,8 +163,7 @@ class EventHub:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="najda-events",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._run, name="najda-events", daemon=True)
                 self._thread.start()
         self._listening.wait(wait_s)
 
@@ -175,8 +183,9 @@ class EventHub:
         if thread is not None:
             thread.join(timeout=self._poll_s * 3)
 
-    def subscribe(self, *, kinds: frozenset[str] | None = None,
-                  maxsize: int = 1000) -> Subscription:
+    def subscribe(
+        self, *, kinds: frozenset[str] | None = None, maxsize: int = 1000
+    ) -> Subscription:
         sub = Subscription(self, kinds=kinds, maxsize=maxsize)
         with self._lock:
             self._subscribers.add(sub)
@@ -221,4 +230,3 @@ class EventHub:
         finally:
             self._listening.clear()
             conn.close()
-

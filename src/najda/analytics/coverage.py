@@ -61,9 +61,17 @@ class Source:
     snap_distance_m: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "code": self.code, "agency": self.agency,
-                "name_en": self.name_en, "name_ar": self.name_ar, "lon": self.lon,
-                "lat": self.lat, "snap_distance_m": self.snap_distance_m}
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "code": self.code,
+            "agency": self.agency,
+            "name_en": self.name_en,
+            "name_ar": self.name_ar,
+            "lon": self.lon,
+            "lat": self.lat,
+            "snap_distance_m": self.snap_distance_m,
+        }
 
 
 @dataclass(frozen=True)
@@ -81,22 +89,26 @@ class Demand:
 
 def check_thresholds(thresholds_min: Sequence[float]) -> tuple[float, ...]:
     values = tuple(float(t) for t in thresholds_min)
-    if not values or len(values) > 6 or not all(math.isfinite(t) and 0 < t <= 120
-                                                for t in values):
-        raise InvalidInput("thresholds must be 1 to 6 minute values in (0, 120]",
-                           details={"thresholds": list(thresholds_min)[:10]})
+    if not values or len(values) > 6 or not all(math.isfinite(t) and 0 < t <= 120 for t in values):
+        raise InvalidInput(
+            "thresholds must be 1 to 6 minute values in (0, 120]",
+            details={"thresholds": list(thresholds_min)[:10]},
+        )
     return tuple(sorted(set(values)))
 
 
-def attach(graph: RoadGraph, surface: PopulationSurface, *,
-           access_m: float = DEFAULT_ACCESS_M) -> Demand:
+def attach(
+    graph: RoadGraph, surface: PopulationSurface, *, access_m: float = DEFAULT_ACCESS_M
+) -> Demand:
     """Tie each demand row to the nearest road node within ``access_m`` (else -1)."""
-    tree: cKDTree = graph.memo(("analytics", "node_tree"),
-                               lambda: cKDTree(graph.frame.to_xy(graph.lon, graph.lat)))
+    tree: cKDTree = graph.memo(
+        ("analytics", "node_tree"), lambda: cKDTree(graph.frame.to_xy(graph.lon, graph.lat))
+    )
     if len(surface) == 0:
         return Demand(surface, np.zeros(0, dtype=np.int32), access_m)
-    dist, idx = tree.query(graph.frame.to_xy(surface.lon, surface.lat),
-                           distance_upper_bound=access_m)
+    dist, idx = tree.query(
+        graph.frame.to_xy(surface.lon, surface.lat), distance_upper_bound=access_m
+    )
     node = np.where(np.isfinite(dist), idx, -1).astype(np.int32)
     return Demand(surface, node, float(access_m))
 
@@ -139,10 +151,15 @@ class Coverage:
         for g in range(len(gov)):
             pop = float(gov.population[g])
             row: dict[str, Any] = {
-                "governorate_id": int(gov.id[g]), "code": gov.code[g],
-                "name_en": gov.name_en[g], "name_ar": gov.name_ar[g], "population": pop,
-                "placed": float(gov.placed[g]), "unplaced": float(gov.unplaced[g]),
-                "on_network": float(self.on_network[g])}
+                "governorate_id": int(gov.id[g]),
+                "code": gov.code[g],
+                "name_en": gov.name_en[g],
+                "name_ar": gov.name_ar[g],
+                "population": pop,
+                "placed": float(gov.placed[g]),
+                "unplaced": float(gov.unplaced[g]),
+                "on_network": float(self.on_network[g]),
+            }
             for k, t in enumerate(self.thresholds_min):
                 row[f"covered_{_label(t)}"] = float(self.covered[g, k])
                 row[f"pct_{_label(t)}"] = _pct(self.covered[g, k], pop)
@@ -152,8 +169,11 @@ class Coverage:
     def totals(self) -> dict[str, Any]:
         gov = self.demand.surface.governorates
         pop = float(gov.population.sum())
-        out: dict[str, Any] = {"population": pop, "placed": float(gov.placed.sum()),
-                               "on_network": float(self.on_network.sum())}
+        out: dict[str, Any] = {
+            "population": pop,
+            "placed": float(gov.placed.sum()),
+            "on_network": float(self.on_network.sum()),
+        }
         for k, t in enumerate(self.thresholds_min):
             out[f"covered_{_label(t)}"] = float(self.covered[:, k].sum())
             out[f"pct_{_label(t)}"] = _pct(self.covered[:, k].sum(), pop)
@@ -163,26 +183,36 @@ class Coverage:
         """The drive-time area of each threshold (roads reached, buffered), largest first."""
         if self.reach is None:
             return []
-        return [(t, drive_time_area(self.reach, t * 60.0, buffer_m=buffer_m))
-                for t in sorted(self.thresholds_min, reverse=True)]
+        return [
+            (t, drive_time_area(self.reach, t * 60.0, buffer_m=buffer_m))
+            for t in sorted(self.thresholds_min, reverse=True)
+        ]
 
     def gap_rows(self, threshold_min: float) -> list[dict[str, Any]]:
         """Cells with people beyond ``threshold_min`` (or off the network), most people first."""
         if threshold_min not in self.thresholds_min:
-            raise InvalidInput("the gap threshold must be one of the coverage thresholds",
-                               details={"threshold": threshold_min,
-                                        "thresholds": list(self.thresholds_min)})
+            raise InvalidInput(
+                "the gap threshold must be one of the coverage thresholds",
+                details={"threshold": threshold_min, "thresholds": list(self.thresholds_min)},
+            )
         s = self.demand.surface
         beyond = (self.time_s > threshold_min * 60.0) & (s.population > 0)
         cells: dict[str, dict[str, Any]] = {}
         for i in np.flatnonzero(beyond):
             c = str(s.cell[i])
-            row = cells.setdefault(c, {
-                "cell": c, "lon": float(s.lon[i]), "lat": float(s.lat[i]), "population": 0.0,
-                "time_s": _finite(self.time_s[i]),
-                "reason": "beyond" if self.demand.node[i] >= 0 else "off_network",
-                "governorate": s.governorates.name_en[s.governorate[i]],
-                "governorate_ar": s.governorates.name_ar[s.governorate[i]]})
+            row = cells.setdefault(
+                c,
+                {
+                    "cell": c,
+                    "lon": float(s.lon[i]),
+                    "lat": float(s.lat[i]),
+                    "population": 0.0,
+                    "time_s": _finite(self.time_s[i]),
+                    "reason": "beyond" if self.demand.node[i] >= 0 else "off_network",
+                    "governorate": s.governorates.name_en[s.governorate[i]],
+                    "governorate_ar": s.governorates.name_ar[s.governorate[i]],
+                },
+            )
             row["population"] += float(s.population[i])
         return sorted(cells.values(), key=lambda r: (-r["population"], r["cell"]))
 
@@ -205,8 +235,9 @@ def _finite(x: float) -> float | None:
 
 
 # -- computing ---------------------------------------------------------------------------
-def coverage_from_node_times(node_times: FloatArray, demand: Demand,
-                             thresholds_min: Sequence[float], **extra: Any) -> Coverage:
+def coverage_from_node_times(
+    node_times: FloatArray, demand: Demand, thresholds_min: Sequence[float], **extra: Any
+) -> Coverage:
     """Coverage from per-node times (the pure part: no search, no database)."""
     thresholds = check_thresholds(thresholds_min)
     s = demand.surface
@@ -216,22 +247,34 @@ def coverage_from_node_times(node_times: FloatArray, demand: Demand,
     n_gov = len(s.governorates)
     covered = np.zeros((n_gov, len(thresholds)))
     for k, t in enumerate(thresholds):
-        covered[:, k] = np.bincount(s.governorate, weights=s.population * (time_s <= t * 60.0),
-                                    minlength=n_gov)
-    on_network = np.bincount(s.governorate, weights=s.population * on,
-                             minlength=n_gov).astype(np.float64)
-    return Coverage(demand=demand, thresholds_min=thresholds, time_s=time_s, covered=covered,
-                    on_network=on_network, **extra)
+        covered[:, k] = np.bincount(
+            s.governorate, weights=s.population * (time_s <= t * 60.0), minlength=n_gov
+        )
+    on_network = np.bincount(s.governorate, weights=s.population * on, minlength=n_gov).astype(
+        np.float64
+    )
+    return Coverage(
+        demand=demand,
+        thresholds_min=thresholds,
+        time_s=time_s,
+        covered=covered,
+        on_network=on_network,
+        **extra,
+    )
 
 
-def station_nodes(graph: RoadGraph, stations: Sequence[Source]
-                  ) -> tuple[Int32Array, list[Source], list[Source]]:
+def station_nodes(
+    graph: RoadGraph, stations: Sequence[Source]
+) -> tuple[Int32Array, list[Source], list[Source]]:
     """Node indices of the stations linked to this graph within its snapping limit."""
     used, left, nodes = [], [], []
     known = set(graph.node_id.tolist()) if stations else set()
     for s in stations:
-        ok = (s.road_node_id is not None and s.road_node_id in known
-              and (s.snap_distance_m or 0.0) <= graph.snap_limit_m)
+        ok = (
+            s.road_node_id is not None
+            and s.road_node_id in known
+            and (s.snap_distance_m or 0.0) <= graph.snap_limit_m
+        )
         if ok:
             nodes.append(int(graph.node_index([s.road_node_id])[0]))
             used.append(s)
@@ -240,9 +283,14 @@ def station_nodes(graph: RoadGraph, stations: Sequence[Source]
     return np.asarray(nodes, dtype=np.int32), used, left
 
 
-def coverage_from_stations(graph: RoadGraph, demand: Demand, stations: Sequence[Source], *,
-                           thresholds_min: Sequence[float] = DEFAULT_THRESHOLDS_MIN,
-                           extra_nodes: Sequence[int] = ()) -> Coverage:
+def coverage_from_stations(
+    graph: RoadGraph,
+    demand: Demand,
+    stations: Sequence[Source],
+    *,
+    thresholds_min: Sequence[float] = DEFAULT_THRESHOLDS_MIN,
+    extra_nodes: Sequence[int] = (),
+) -> Coverage:
     """Coverage from the stations' road nodes (plus ``extra_nodes``: proposed sites)."""
     thresholds = check_thresholds(thresholds_min)
     nodes, used, left = station_nodes(graph, stations)
@@ -252,38 +300,59 @@ def coverage_from_stations(graph: RoadGraph, demand: Demand, stations: Sequence[
         times = np.full(graph.node_count, np.inf)
     else:
         times = node_travel_times(graph, np.unique(nodes), limit_s=limit)
-    return coverage_from_node_times(times, demand, thresholds, sources_used=tuple(used),
-                                    sources_left_out=tuple(left),
-                                    reach=_reach_of(graph, times, limit))
+    return coverage_from_node_times(
+        times,
+        demand,
+        thresholds,
+        sources_used=tuple(used),
+        sources_left_out=tuple(left),
+        reach=_reach_of(graph, times, limit),
+    )
 
 
-def coverage_from_points(graph: RoadGraph, demand: Demand, sources: Sequence[Source], *,
-                         thresholds_min: Sequence[float] = DEFAULT_THRESHOLDS_MIN) -> Coverage:
+def coverage_from_points(
+    graph: RoadGraph,
+    demand: Demand,
+    sources: Sequence[Source],
+    *,
+    thresholds_min: Sequence[float] = DEFAULT_THRESHOLDS_MIN,
+) -> Coverage:
     """Coverage from positions (available units): one search from their snapped places."""
     thresholds = check_thresholds(thresholds_min)
     limit = max(thresholds) * 60.0
     if not sources:
-        return coverage_from_node_times(np.full(graph.node_count, np.inf), demand, thresholds,
-                                        reach=_reach_of(graph, np.full(graph.node_count,
-                                                                       np.inf), limit))
+        return coverage_from_node_times(
+            np.full(graph.node_count, np.inf),
+            demand,
+            thresholds,
+            reach=_reach_of(graph, np.full(graph.node_count, np.inf), limit),
+        )
     from najda.routing.snap import OffNetwork
 
     try:
         r = reach(graph, [(s.lon, s.lat) for s in sources], limit_s=limit)
     except OffNetwork:
-        return coverage_from_node_times(np.full(graph.node_count, np.inf), demand, thresholds,
-                                        sources_left_out=tuple(sources))
+        return coverage_from_node_times(
+            np.full(graph.node_count, np.inf), demand, thresholds, sources_left_out=tuple(sources)
+        )
     used = tuple(s for s, ok in zip(sources, r.sources.ok, strict=True) if ok)
     left = tuple(s for s, ok in zip(sources, r.sources.ok, strict=True) if not ok)
-    return coverage_from_node_times(r.node_times_s, demand, thresholds, sources_used=used,
-                                    sources_left_out=left, reach=r)
+    return coverage_from_node_times(
+        r.node_times_s, demand, thresholds, sources_used=used, sources_left_out=left, reach=r
+    )
 
 
 def _reach_of(graph: RoadGraph, times: FloatArray, limit_s: float) -> Reach:
     """A :class:`Reach` around node times computed from nodes (no snapped sources)."""
-    empty = Snaps(edge=np.zeros(0, dtype=np.int32), fraction=np.zeros(0),
-                  distance_m=np.zeros(0), lon=np.zeros(0), lat=np.zeros(0),
-                  twin=np.zeros(0, dtype=np.int32), ok=np.zeros(0, dtype=bool))
+    empty = Snaps(
+        edge=np.zeros(0, dtype=np.int32),
+        fraction=np.zeros(0),
+        distance_m=np.zeros(0),
+        lon=np.zeros(0),
+        lat=np.zeros(0),
+        twin=np.zeros(0, dtype=np.int32),
+        ok=np.zeros(0, dtype=bool),
+    )
     return Reach(graph, times, empty, "from", limit_s, graph.travel_time_s, "free_flow", None)
 
 
@@ -301,15 +370,30 @@ def load_stations(engine: Engine, region: str, *, agency: str | None = None) -> 
     """The region's stations (optionally of one agency)."""
     with engine.connect() as conn:
         rows = conn.execute(text(_STATIONS_SQL), {"region": region, "agency": agency}).all()
-    return [Source(kind="station", id=r.id, code=r.code, agency=r.agency, name_en=r.name_en,
-                   name_ar=r.name_ar, lon=float(r.lon), lat=float(r.lat),
-                   road_node_id=r.road_node_id, snap_distance_m=r.snap_distance_m)
-            for r in rows]
+    return [
+        Source(
+            kind="station",
+            id=r.id,
+            code=r.code,
+            agency=r.agency,
+            name_en=r.name_en,
+            name_ar=r.name_ar,
+            lon=float(r.lon),
+            lat=float(r.lat),
+            road_node_id=r.road_node_id,
+            snap_distance_m=r.snap_distance_m,
+        )
+        for r in rows
+    ]
 
 
-def load_available_units(engine: Engine, *, agency: str | None = None,
-                         max_age_s: float = 900.0, now: datetime | None = None
-                         ) -> list[Source]:
+def load_available_units(
+    engine: Engine,
+    *,
+    agency: str | None = None,
+    max_age_s: float = 900.0,
+    now: datetime | None = None,
+) -> list[Source]:
     """Available units where dispatch would route them from (fresh fix, post or station)."""
     from najda.dispatch.plans import Located, locate
     from najda.dispatch.timefmt import utcnow
@@ -324,31 +408,51 @@ def load_available_units(engine: Engine, *, agency: str | None = None,
             continue
         where = locate(u, now=now, max_age_s=max_age_s)
         if isinstance(where, Located):
-            out.append(Source(kind="unit", id=u.unit_id, code=u.call_sign,
-                              agency=u.agency_code, lon=where.position[0],
-                              lat=where.position[1]))
+            out.append(
+                Source(
+                    kind="unit",
+                    id=u.unit_id,
+                    code=u.call_sign,
+                    agency=u.agency_code,
+                    lon=where.position[0],
+                    lat=where.position[1],
+                )
+            )
     return out
 
 
 def coverage_geojson(cov: Coverage) -> dict[str, Any]:
     """Drive-time areas as a FeatureCollection (largest threshold first, for drawing)."""
-    features = [{"type": "Feature", "geometry": mapping(area),
-                 "properties": {"threshold_min": t,
-                                "covered": float(cov.covered[:, cov.thresholds_min.index(t)]
-                                                 .sum())}}
-                for t, area in cov.areas() if not area.is_empty]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": mapping(area),
+            "properties": {
+                "threshold_min": t,
+                "covered": float(cov.covered[:, cov.thresholds_min.index(t)].sum()),
+            },
+        }
+        for t, area in cov.areas()
+        if not area.is_empty
+    ]
     return {"type": "FeatureCollection", "features": features}
 
 
 def gaps_geojson(cov: Coverage, threshold_min: float) -> dict[str, Any]:
     """Gap cells as H3 hexagons with their people."""
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": cell_polygon(r["cell"]), "properties": r}
-        for r in cov.gap_rows(threshold_min)]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": cell_polygon(r["cell"]), "properties": r}
+            for r in cov.gap_rows(threshold_min)
+        ],
+    }
 
 
 def require_network(demand: Demand) -> None:
     if not demand.on_network.any():
-        raise Unprocessable("no populated cell is within reach of the road network",
-                            code="no_demand_on_network",
-                            details={"access_m": demand.access_m})
+        raise Unprocessable(
+            "no populated cell is within reach of the road network",
+            code="no_demand_on_network",
+            details={"access_m": demand.access_m},
+        )

@@ -19,8 +19,9 @@ def rows_to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None
                     seen.setdefault(k, None)
         columns = list(seen)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore",
-                            lineterminator="\n")
+    writer = csv.DictWriter(
+        out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for r in rows:
         writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
@@ -29,7 +30,14 @@ def rows_to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None
 
 def points_geojson(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Rows with ``lon``/``lat`` as Point features."""
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
-         "properties": {k: v for k, v in r.items() if not isinstance(v, dict | list)}}
-        for r in rows]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                "properties": {k: v for k, v in r.items() if not isinstance(v, dict | list)},
+            }
+            for r in rows
+        ],
+    }

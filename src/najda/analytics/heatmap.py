@@ -26,25 +26,31 @@ DEFAULT_RESOLUTION = 9
 
 
 def _check_resolution(resolution: int) -> int:
-    if isinstance(resolution, bool) or not isinstance(resolution, int) \
-            or not 6 <= resolution <= 11:
-        raise InvalidInput("resolution must be an integer from 6 to 11",
-                           details={"resolution": resolution})
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or not 6 <= resolution <= 11:
+        raise InvalidInput(
+            "resolution must be an integer from 6 to 11", details={"resolution": resolution}
+        )
     return resolution
 
 
 def node_cells(graph: RoadGraph, resolution: int) -> np.ndarray:
     """H3 cell of every road node (kept with the graph)."""
+
     def build() -> np.ndarray:
-        return np.array([h3.latlng_to_cell(la, lo, resolution) for lo, la in
-                         zip(graph.lon.tolist(), graph.lat.tolist(), strict=True)])
+        return np.array(
+            [
+                h3.latlng_to_cell(la, lo, resolution)
+                for lo, la in zip(graph.lon.tolist(), graph.lat.tolist(), strict=True)
+            ]
+        )
 
     cells: np.ndarray = graph.memo(("analytics", "node_cells", resolution), build)
     return cells
 
 
-def modelled(graph: RoadGraph, node_times: FloatArray, *,
-             resolution: int = DEFAULT_RESOLUTION) -> list[dict[str, Any]]:
+def modelled(
+    graph: RoadGraph, node_times: FloatArray, *, resolution: int = DEFAULT_RESOLUTION
+) -> list[dict[str, Any]]:
     """Cells with reached road nodes: median and minimum time of their nodes."""
     cells = node_cells(graph, _check_resolution(resolution))
     ok = np.isfinite(node_times)
@@ -55,36 +61,58 @@ def modelled(graph: RoadGraph, node_times: FloatArray, *,
     rows = []
     for r in grouped.itertuples(index=False):
         lat, lon = h3.cell_to_latlng(r.cell)
-        rows.append({"cell": r.cell, "lon": lon, "lat": lat, "time_s": round(float(r.median), 3),
-                     "min_s": round(float(r.min), 3), "nodes": int(r.count)})
+        rows.append(
+            {
+                "cell": r.cell,
+                "lon": lon,
+                "lat": lat,
+                "time_s": round(float(r.median), 3),
+                "min_s": round(float(r.min), 3),
+                "nodes": int(r.count),
+            }
+        )
     return rows
 
 
-def measured(history: pd.DataFrame, *, stage: str = "response",
-             resolution: int = DEFAULT_RESOLUTION) -> list[dict[str, Any]]:
+def measured(
+    history: pd.DataFrame, *, stage: str = "response", resolution: int = DEFAULT_RESOLUTION
+) -> list[dict[str, Any]]:
     """Cells with incidents: count, median and p90 of ``stage`` (seconds)."""
     if stage not in STAGES:
-        raise InvalidInput(f"unknown stage: {stage}",
-                           details={"stage": stage, "known": list(STAGES)})
+        raise InvalidInput(
+            f"unknown stage: {stage}", details={"stage": stage, "known": list(STAGES)}
+        )
     _check_resolution(resolution)
     part = history[history[stage].notna()] if len(history) else history
     if not len(part):
         return []
-    cells = [h3.latlng_to_cell(la, lo, resolution)
-             for lo, la in zip(part["lon"], part["lat"], strict=True)]
+    cells = [
+        h3.latlng_to_cell(la, lo, resolution)
+        for lo, la in zip(part["lon"], part["lat"], strict=True)
+    ]
     frame = pd.DataFrame({"cell": cells, "t": part[stage].to_numpy(dtype=float)})
     rows = []
     for cell, group in frame.groupby("cell"):
         t = group["t"].to_numpy()
         lat, lon = h3.cell_to_latlng(str(cell))
-        rows.append({"cell": str(cell), "lon": lon, "lat": lat, "incidents": int(t.size),
-                     "time_s": round(float(np.percentile(t, 50)), 3),
-                     "p90_s": round(float(np.percentile(t, 90)), 3)})
+        rows.append(
+            {
+                "cell": str(cell),
+                "lon": lon,
+                "lat": lat,
+                "incidents": int(t.size),
+                "time_s": round(float(np.percentile(t, 50)), 3),
+                "p90_s": round(float(np.percentile(t, 90)), 3),
+            }
+        )
     return rows
 
 
 def cells_geojson(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Rows with a ``cell`` as a FeatureCollection of hexagons."""
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": cell_polygon(r["cell"]), "properties": r}
-        for r in rows]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": cell_polygon(r["cell"]), "properties": r} for r in rows
+        ],
+    }

@@ -50,12 +50,24 @@ class Standard:
 
 
 STANDARDS: tuple[Standard, ...] = (
-    Standard("nfpa1710_travel", "NFPA 1710: first engine travel ≤ 240 s (90 %)",
-             "NFPA 1710: وصول أول آلية إطفاء خلال 240 ثانية (90٪)", "travel", 240.0, 0.9,
-             "civil_defence"),
-    Standard("ems_urban_response", "Urban ambulance response ≤ 8:59 (90 %)",
-             "استجابة الإسعاف الحضري خلال 8:59 (90٪)", "response", 539.0, 0.9,
-             "red_crescent"),
+    Standard(
+        "nfpa1710_travel",
+        "NFPA 1710: first engine travel ≤ 240 s (90 %)",
+        "NFPA 1710: وصول أول آلية إطفاء خلال 240 ثانية (90٪)",
+        "travel",
+        240.0,
+        0.9,
+        "civil_defence",
+    ),
+    Standard(
+        "ems_urban_response",
+        "Urban ambulance response ≤ 8:59 (90 %)",
+        "استجابة الإسعاف الحضري خلال 8:59 (90٪)",
+        "response",
+        539.0,
+        0.9,
+        "red_crescent",
+    ),
 )
 
 _HISTORY_SQL = """
@@ -79,16 +91,37 @@ _HISTORY_SQL = """
 """
 
 
-def load_history(engine: Engine, region: str, *, since: datetime | None = None,
-                 until: datetime | None = None) -> pd.DataFrame:
+def load_history(
+    engine: Engine, region: str, *, since: datetime | None = None, until: datetime | None = None
+) -> pd.DataFrame:
     """Incidents that reached the scene, one row each, with their stages in seconds."""
     with engine.connect() as conn:
-        rows = conn.execute(text(_HISTORY_SQL),
-                            {"region": region, "since": since, "until": until}).mappings().all()
-    frame = pd.DataFrame([dict(r) for r in rows], columns=[
-        "id", "number", "priority", "lon", "lat", "type", "category", "governorate",
-        "governorate_ar", "answered_at", "received_at", "dispatched_at", "en_route_at",
-        "on_scene_at", "agency", "timezone"])
+        rows = (
+            conn.execute(text(_HISTORY_SQL), {"region": region, "since": since, "until": until})
+            .mappings()
+            .all()
+        )
+    frame = pd.DataFrame(
+        [dict(r) for r in rows],
+        columns=[
+            "id",
+            "number",
+            "priority",
+            "lon",
+            "lat",
+            "type",
+            "category",
+            "governorate",
+            "governorate_ar",
+            "answered_at",
+            "received_at",
+            "dispatched_at",
+            "en_route_at",
+            "on_scene_at",
+            "agency",
+            "timezone",
+        ],
+    )
     return with_stages(frame)
 
 
@@ -129,17 +162,25 @@ def check_targets(targets: Mapping[str, float] | None) -> dict[str, float]:
     out: dict[str, float] = {}
     for stage, value in (targets or {}).items():
         if stage not in STAGES:
-            raise InvalidInput(f"unknown stage for a target: {stage}",
-                               details={"stage": stage, "known": list(STAGES)})
+            raise InvalidInput(
+                f"unknown stage for a target: {stage}",
+                details={"stage": stage, "known": list(STAGES)},
+            )
         if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-            raise InvalidInput("a target must be a positive number of seconds",
-                               details={"stage": stage})
+            raise InvalidInput(
+                "a target must be a positive number of seconds", details={"stage": stage}
+            )
         out[stage] = float(value)
     return out
 
 
-def kpis(frame: pd.DataFrame, *, by: str = "all", targets: Mapping[str, float] | None = None,
-         fraction: float = 0.9) -> KpiReport:
+def kpis(
+    frame: pd.DataFrame,
+    *,
+    by: str = "all",
+    targets: Mapping[str, float] | None = None,
+    fraction: float = 0.9,
+) -> KpiReport:
     """p50 and p90 of every stage per group of ``by``, with the share within each target.
 
     Parameters
@@ -153,8 +194,9 @@ def kpis(frame: pd.DataFrame, *, by: str = "all", targets: Mapping[str, float] |
         it) and ``<stage>_meets`` (share >= ``fraction``).
     """
     if by not in DIMENSIONS:
-        raise InvalidInput(f"unknown KPI dimension: {by}",
-                           details={"by": by, "known": list(DIMENSIONS)})
+        raise InvalidInput(
+            f"unknown KPI dimension: {by}", details={"by": by, "known": list(DIMENSIONS)}
+        )
     if not 0 < fraction <= 1:
         raise InvalidInput("fraction must be in (0, 1]", details={"fraction": fraction})
     goals = check_targets(targets)
@@ -171,23 +213,39 @@ def kpis(frame: pd.DataFrame, *, by: str = "all", targets: Mapping[str, float] |
                 row[f"{stage}_within"] = share
                 row[f"{stage}_meets"] = None if share is None else share >= fraction
         rows.append(row)
-    return KpiReport(dimension=by, rows=rows, standards=standards_report(frame), targets=goals,
-                     incidents=len(frame))
+    return KpiReport(
+        dimension=by,
+        rows=rows,
+        standards=standards_report(frame),
+        targets=goals,
+        incidents=len(frame),
+    )
 
 
-def standards_report(frame: pd.DataFrame,
-                     standards: Sequence[Standard] = STANDARDS) -> list[dict[str, Any]]:
+def standards_report(
+    frame: pd.DataFrame, standards: Sequence[Standard] = STANDARDS
+) -> list[dict[str, Any]]:
     """Each standard against the incidents it applies to."""
     out = []
     for std in standards:
         part = frame if std.agency is None else frame[frame["agency"] == std.agency]
         values = part[std.stage].dropna().to_numpy(dtype=float) if len(part) else np.zeros(0)
         share = float((values <= std.target_s).mean()) if values.size else None
-        out.append({"code": std.code, "name_en": std.name_en, "name_ar": std.name_ar,
-                    "stage": std.stage, "target_s": std.target_s, "fraction": std.fraction,
-                    "agency": std.agency, "incidents": int(values.size),
-                    "p90_s": _pct(values, 90), "within": share,
-                    "meets": None if share is None else share >= std.fraction})
+        out.append(
+            {
+                "code": std.code,
+                "name_en": std.name_en,
+                "name_ar": std.name_ar,
+                "stage": std.stage,
+                "target_s": std.target_s,
+                "fraction": std.fraction,
+                "agency": std.agency,
+                "incidents": int(values.size),
+                "p90_s": _pct(values, 90),
+                "within": share,
+                "meets": None if share is None else share >= std.fraction,
+            }
+        )
     return out
 
 

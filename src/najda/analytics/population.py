@@ -132,8 +132,9 @@ _HOOD_SQL = """
 """
 
 
-def population_surface(engine: Engine, region: str, *,
-                       resolution: int = DEFAULT_RESOLUTION) -> PopulationSurface:
+def population_surface(
+    engine: Engine, region: str, *, resolution: int = DEFAULT_RESOLUTION
+) -> PopulationSurface:
     """Build the population surface of ``region`` at H3 ``resolution`` (see the module).
 
     Raises
@@ -143,17 +144,16 @@ def population_surface(engine: Engine, region: str, *,
     NotFound
         The region has no governorates.
     """
-    if isinstance(resolution, bool) or not isinstance(resolution, int) \
-            or not 5 <= resolution <= 10:
-        raise InvalidInput("resolution must be an integer from 5 to 10",
-                           details={"resolution": resolution})
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or not 5 <= resolution <= 10:
+        raise InvalidInput(
+            "resolution must be an integer from 5 to 10", details={"resolution": resolution}
+        )
     with engine.connect() as conn:
         govs = conn.execute(text(_GOV_SQL), {"region": region}).all()
         if not govs:
             raise NotFound(f"region {region} has no governorates", details={"region": region})
         locs = conn.execute(text(_LOC_SQL), {"region": region}).all()
-        hoods = conn.execute(text(_HOOD_SQL), {"region": region,
-                                               "radius": CITY_RADIUS_M}).all()
+        hoods = conn.execute(text(_HOOD_SQL), {"region": region, "radius": CITY_RADIUS_M}).all()
     gov_index = {int(g.id): i for i, g in enumerate(govs)}
     people: dict[tuple[str, int], float] = defaultdict(float)
     by_locality: dict[int, list[Any]] = defaultdict(list)
@@ -169,8 +169,9 @@ def population_surface(engine: Engine, region: str, *,
     return _assemble(region, resolution, govs, people)
 
 
-def _spread_over_polygons(people: dict[tuple[str, int], float], total: float, g: int,
-                          pieces: list[Any], resolution: int) -> None:
+def _spread_over_polygons(
+    people: dict[tuple[str, int], float], total: float, g: int, pieces: list[Any], resolution: int
+) -> None:
     area = np.array([float(p.area_m2) for p in pieces])
     if area.sum() <= 0:
         area = np.ones(area.size)
@@ -185,15 +186,15 @@ def _spread_over_polygons(people: dict[tuple[str, int], float], total: float, g:
             people[(c, g)] += each
 
 
-def _assemble(region: str, resolution: int, govs: Sequence[Any],
-              people: dict[tuple[str, int], float]) -> PopulationSurface:
+def _assemble(
+    region: str, resolution: int, govs: Sequence[Any], people: dict[tuple[str, int], float]
+) -> PopulationSurface:
     keys = sorted(people)
     cells = np.array([k[0] for k in keys], dtype=str)
     gidx = np.array([k[1] for k in keys], dtype=np.int64)
     pop = np.array([people[k] for k in keys], dtype=np.float64)
     placed = np.bincount(gidx, weights=pop, minlength=len(govs)) if keys else np.zeros(len(govs))
-    figure = np.array([float(g.population) if g.population is not None else np.nan
-                       for g in govs])
+    figure = np.array([float(g.population) if g.population is not None else np.nan for g in govs])
     figure = np.where(np.isnan(figure), placed, figure)
     scale = np.where(placed > figure, figure / np.maximum(placed, 1e-9), 1.0)
     pop = pop * scale[gidx] if keys else pop
@@ -203,10 +204,22 @@ def _assemble(region: str, resolution: int, govs: Sequence[Any],
     lon = np.array([c[1] for c in centres], dtype=np.float64)
     gov = Governorates(
         id=np.array([int(g.id) for g in govs], dtype=np.int64),
-        code=tuple(str(g.code) for g in govs), name_en=tuple(str(g.name_en) for g in govs),
-        name_ar=tuple(str(g.name_ar) for g in govs), population=figure, placed=placed)
-    return PopulationSurface(region=region, resolution=resolution, cell=cells, lon=lon,
-                             lat=lat, population=pop, governorate=gidx, governorates=gov)
+        code=tuple(str(g.code) for g in govs),
+        name_en=tuple(str(g.name_en) for g in govs),
+        name_ar=tuple(str(g.name_ar) for g in govs),
+        population=figure,
+        placed=placed,
+    )
+    return PopulationSurface(
+        region=region,
+        resolution=resolution,
+        cell=cells,
+        lon=lon,
+        lat=lat,
+        population=pop,
+        governorate=gidx,
+        governorates=gov,
+    )
 
 
 def cell_polygon(cell: str) -> dict[str, Any]:

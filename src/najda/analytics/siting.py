@@ -96,11 +96,16 @@ class SitingResult:
         return self.instance.site_node[list(self.new_sites)].astype(np.int32)
 
 
-def candidate_nodes(graph: RoadGraph, *, resolution: int = DEFAULT_CANDIDATE_RESOLUTION
-                    ) -> Int32Array:
+def candidate_nodes(
+    graph: RoadGraph, *, resolution: int = DEFAULT_CANDIDATE_RESOLUTION
+) -> Int32Array:
     """One node per H3 cell holding road nodes: the one nearest the cell's centre."""
-    cells = np.array([h3.latlng_to_cell(la, lo, resolution)
-                      for lo, la in zip(graph.lon.tolist(), graph.lat.tolist(), strict=True)])
+    cells = np.array(
+        [
+            h3.latlng_to_cell(la, lo, resolution)
+            for lo, la in zip(graph.lon.tolist(), graph.lat.tolist(), strict=True)
+        ]
+    )
     centres = np.array([h3.cell_to_latlng(c) for c in cells])
     xy = graph.frame.to_xy(graph.lon, graph.lat)
     cxy = graph.frame.to_xy(centres[:, 1], centres[:, 0])
@@ -111,38 +116,55 @@ def candidate_nodes(graph: RoadGraph, *, resolution: int = DEFAULT_CANDIDATE_RES
     return np.sort(order[first]).astype(np.int32)
 
 
-def build_instance(graph: RoadGraph, demand: Demand, stations: Sequence[Source], *,
-                   threshold_min: float,
-                   candidates: Sequence[int] | NDArray[np.integer[Any]] | None = None,
-                   candidate_resolution: int = DEFAULT_CANDIDATE_RESOLUTION
-                   ) -> SitingInstance:
+def build_instance(
+    graph: RoadGraph,
+    demand: Demand,
+    stations: Sequence[Source],
+    *,
+    threshold_min: float,
+    candidates: Sequence[int] | NDArray[np.integer[Any]] | None = None,
+    candidate_resolution: int = DEFAULT_CANDIDATE_RESOLUTION,
+) -> SitingInstance:
     """The matrix form of the problem (see the module)."""
     if not (isinstance(threshold_min, int | float) and 0 < threshold_min <= 60):
-        raise InvalidInput("threshold must be minutes in (0, 60]",
-                           details={"threshold": threshold_min})
+        raise InvalidInput(
+            "threshold must be minutes in (0, 60]", details={"threshold": threshold_min}
+        )
     fixed_nodes, _, _ = station_nodes(graph, stations)
     fixed_nodes = np.unique(fixed_nodes)
-    cand = (candidate_nodes(graph, resolution=candidate_resolution) if candidates is None
-            else np.unique(np.asarray(candidates, dtype=np.int32)))
+    cand = (
+        candidate_nodes(graph, resolution=candidate_resolution)
+        if candidates is None
+        else np.unique(np.asarray(candidates, dtype=np.int32))
+    )
     cand = np.setdiff1d(cand, fixed_nodes)
     if cand.size > MAX_CANDIDATES:
-        raise Unprocessable(f"{cand.size} candidate sites: use a coarser candidate resolution",
-                            code="too_many_candidates", details={"max": MAX_CANDIDATES})
+        raise Unprocessable(
+            f"{cand.size} candidate sites: use a coarser candidate resolution",
+            code="too_many_candidates",
+            details={"max": MAX_CANDIDATES},
+        )
     sites = np.concatenate([fixed_nodes, cand]).astype(np.int32)
     on = demand.on_network & (demand.surface.population > 0)
     nodes, inverse = np.unique(demand.node[on], return_inverse=True)
-    weight = np.bincount(inverse, weights=demand.surface.population[on],
-                         minlength=nodes.size).astype(np.float64)
+    weight = np.bincount(
+        inverse, weights=demand.surface.population[on], minlength=nodes.size
+    ).astype(np.float64)
     threshold_s = float(threshold_min) * 60.0
     cost = site_times(graph, sites, nodes, limit_s=threshold_s)
-    return SitingInstance(site_node=sites,
-                          fixed=np.arange(sites.size) < fixed_nodes.size,
-                          demand_node=nodes.astype(np.int32), weight=weight, cost=cost,
-                          threshold_s=threshold_s)
+    return SitingInstance(
+        site_node=sites,
+        fixed=np.arange(sites.size) < fixed_nodes.size,
+        demand_node=nodes.astype(np.int32),
+        weight=weight,
+        cost=cost,
+        threshold_s=threshold_s,
+    )
 
 
-def site_times(graph: RoadGraph, sites: Int32Array, targets: Int32Array, *,
-               limit_s: float) -> FloatArray:
+def site_times(
+    graph: RoadGraph, sites: Int32Array, targets: Int32Array, *, limit_s: float
+) -> FloatArray:
     """(targets, sites) drive times from each site, bounded by ``limit_s``."""
     if sites.size == 0 or targets.size == 0:
         return np.full((targets.size, sites.size), np.inf)
@@ -153,8 +175,13 @@ def site_times(graph: RoadGraph, sites: Int32Array, targets: Int32Array, *,
     return np.ascontiguousarray(dist[:, targets].T)
 
 
-def solve(instance: SitingInstance, *, model: Model, add: int | None = None,
-          time_limit_s: int = SOLVER_TIME_LIMIT_S) -> SitingResult:
+def solve(
+    instance: SitingInstance,
+    *,
+    model: Model,
+    add: int | None = None,
+    time_limit_s: int = SOLVER_TIME_LIMIT_S,
+) -> SitingResult:
     """Solve with spopt: ``mclp`` adds ``add`` sites, ``lscp`` the fewest for full cover."""
     import pulp
 
@@ -173,32 +200,48 @@ def solve(instance: SitingInstance, *, model: Model, add: int | None = None,
     status = pulp.LpStatus[problem.problem.status]
     opened = [j for j, var in enumerate(problem.fac_vars) if (var.value() or 0) > 0.5]
     new = tuple(j for j in opened if not instance.fixed[j])
-    return SitingResult(model=model, threshold_min=instance.threshold_s / 60.0,
-                        instance=instance, new_sites=new, covered_before=before,
-                        covered_after=instance.covered_by(opened), uncoverable=uncoverable,
-                        status=status)
+    return SitingResult(
+        model=model,
+        threshold_min=instance.threshold_s / 60.0,
+        instance=instance,
+        new_sites=new,
+        covered_before=before,
+        covered_after=instance.covered_by(opened),
+        uncoverable=uncoverable,
+        status=status,
+    )
 
 
-def _build(instance: SitingInstance, model: Model, add: int | None,
-           coverable: NDArray[np.bool_], predefined: Any) -> Any:
+def _build(
+    instance: SitingInstance,
+    model: Model,
+    add: int | None,
+    coverable: NDArray[np.bool_],
+    predefined: Any,
+) -> Any:
     from spopt.locate import LSCP, MCLP
 
     fixed_count = int(instance.fixed.sum())
     if model == "mclp":
         n_new = _check_add(add, instance)
         cost = np.where(np.isfinite(instance.cost), instance.cost, 1e12)
-        problem = MCLP.from_cost_matrix(cost, instance.weight,
-                                        service_radius=instance.threshold_s,
-                                        p_facilities=fixed_count + n_new,
-                                        predefined_facilities_arr=predefined)
+        problem = MCLP.from_cost_matrix(
+            cost,
+            instance.weight,
+            service_radius=instance.threshold_s,
+            p_facilities=fixed_count + n_new,
+            predefined_facilities_arr=predefined,
+        )
     elif model == "lscp":
         if not coverable.any():
-            raise Unprocessable("no demand can be reached within the threshold",
-                                code="nothing_coverable")
+            raise Unprocessable(
+                "no demand can be reached within the threshold", code="nothing_coverable"
+            )
         cost = instance.cost[coverable]
         cost = np.where(np.isfinite(cost), cost, 1e12)
-        problem = LSCP.from_cost_matrix(cost, service_radius=instance.threshold_s,
-                                        predefined_facilities_arr=predefined)
+        problem = LSCP.from_cost_matrix(
+            cost, service_radius=instance.threshold_s, predefined_facilities_arr=predefined
+        )
     else:
         raise InvalidInput("model must be mclp or lscp", details={"model": model})
     return problem
@@ -207,16 +250,19 @@ def _build(instance: SitingInstance, model: Model, add: int | None,
 def _check_add(add: int | None, instance: SitingInstance) -> int:
     free = int((~instance.fixed).sum())
     if isinstance(add, bool) or not isinstance(add, int) or not 1 <= add <= MAX_NEW:
-        raise InvalidInput(f"add must be an integer from 1 to {MAX_NEW}",
-                           details={"add": add})
+        raise InvalidInput(f"add must be an integer from 1 to {MAX_NEW}", details={"add": add})
     if add > free:
-        raise Unprocessable(f"only {free} candidate sites are available",
-                            code="too_few_candidates", details={"add": add, "free": free})
+        raise Unprocessable(
+            f"only {free} candidate sites are available",
+            code="too_few_candidates",
+            details={"add": add, "free": free},
+        )
     return add
 
 
-def coverage_with(graph: RoadGraph, demand: Demand, nodes: Int32Array,
-                  threshold_s: float) -> FloatArray:
+def coverage_with(
+    graph: RoadGraph, demand: Demand, nodes: Int32Array, threshold_s: float
+) -> FloatArray:
     """Per demand row: time from the nearest of ``nodes`` (for the before/after maps)."""
     if nodes.size == 0:
         return np.full(len(demand.surface), np.inf)
@@ -227,26 +273,39 @@ def coverage_with(graph: RoadGraph, demand: Demand, nodes: Int32Array,
     return out
 
 
-def result_summary(result: SitingResult, graph: RoadGraph,
-                   population: float) -> dict[str, Any]:
+def result_summary(result: SitingResult, graph: RoadGraph, population: float) -> dict[str, Any]:
     """Numbers and the new sites, for JSON."""
     inst = result.instance
-    sites = [{"site": int(j), "road_node_id": int(graph.node_id[inst.site_node[j]]),
-              "lon": float(graph.lon[inst.site_node[j]]),
-              "lat": float(graph.lat[inst.site_node[j]]),
-              "covers_alone": inst.covered_by([j])} for j in result.new_sites]
+    sites = [
+        {
+            "site": int(j),
+            "road_node_id": int(graph.node_id[inst.site_node[j]]),
+            "lon": float(graph.lon[inst.site_node[j]]),
+            "lat": float(graph.lat[inst.site_node[j]]),
+            "covers_alone": inst.covered_by([j]),
+        }
+        for j in result.new_sites
+    ]
 
     def pct(x: float) -> float | None:
         return round(100.0 * x / population, 4) if population > 0 else None
 
     return {
-        "model": result.model, "threshold_min": result.threshold_min, "status": result.status,
-        "existing_sites": int(inst.fixed.sum()), "candidates": int((~inst.fixed).sum()),
-        "demand_nodes": int(inst.demand_node.size), "added": len(sites), "new_sites": sites,
-        "population": population, "covered_before": result.covered_before,
-        "covered_after": result.covered_after, "pct_before": pct(result.covered_before),
-        "pct_after": pct(result.covered_after), "gain": result.covered_after
-        - result.covered_before, "uncoverable": result.uncoverable,
+        "model": result.model,
+        "threshold_min": result.threshold_min,
+        "status": result.status,
+        "existing_sites": int(inst.fixed.sum()),
+        "candidates": int((~inst.fixed).sum()),
+        "demand_nodes": int(inst.demand_node.size),
+        "added": len(sites),
+        "new_sites": sites,
+        "population": population,
+        "covered_before": result.covered_before,
+        "covered_after": result.covered_after,
+        "pct_before": pct(result.covered_before),
+        "pct_after": pct(result.covered_after),
+        "gain": result.covered_after - result.covered_before,
+        "uncoverable": result.uncoverable,
         "on_network": float(inst.weight.sum()),
         "pct_on_network_before": _share(result.covered_before, float(inst.weight.sum())),
         "pct_on_network_after": _share(result.covered_after, float(inst.weight.sum())),

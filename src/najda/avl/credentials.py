@@ -63,8 +63,9 @@ def token_digest(token: str) -> str:
 def check_device_id(device_id: str) -> str:
     device_id = device_id.strip()
     if not _DEVICE_ID.match(device_id):
-        raise InvalidInput("a device id has 4 to 64 letters, digits or . _ : -",
-                           details={"field": "device_id"})
+        raise InvalidInput(
+            "a device id has 4 to 64 letters, digits or . _ : -", details={"field": "device_id"}
+        )
     return device_id
 
 
@@ -73,8 +74,9 @@ def _new_device_id(call_sign: str) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
-def issue_credentials(engine: Engine, *, unit_id: int, by: User,
-                      device_id: str | None = None) -> IssuedCredentials:
+def issue_credentials(
+    engine: Engine, *, unit_id: int, by: User, device_id: str | None = None
+) -> IssuedCredentials:
     """New credentials for the unit (replacing any it had): its device id and a token.
 
     Raises
@@ -88,28 +90,38 @@ def issue_credentials(engine: Engine, *, unit_id: int, by: User,
     wanted = check_device_id(device_id) if device_id is not None else None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction(engine) as conn:
-        unit = conn.execute(text("SELECT id, call_sign FROM unit WHERE id = :id FOR UPDATE"),
-                            {"id": unit_id}).first()
+        unit = conn.execute(
+            text("SELECT id, call_sign FROM unit WHERE id = :id FOR UPDATE"), {"id": unit_id}
+        ).first()
         if unit is None:
             raise NotFound(f"no unit {unit_id}", details={"unit_id": unit_id})
         chosen = wanted or _new_device_id(unit.call_sign)
-        taken = conn.execute(text("SELECT id FROM unit WHERE device_id = :d AND id <> :id"),
-                             {"d": chosen, "id": unit_id}).first()
+        taken = conn.execute(
+            text("SELECT id FROM unit WHERE device_id = :d AND id <> :id"),
+            {"d": chosen, "id": unit_id},
+        ).first()
         if taken is not None:
-            raise Conflict("this device id belongs to another unit",
-                           code="device_id_taken", details={"device_id": chosen})
-        conn.execute(text("UPDATE unit SET device_id = :d, token_hash = :h WHERE id = :id"),
-                     {"d": chosen, "h": token_digest(token), "id": unit_id})
-    return IssuedCredentials(unit_id=unit.id, call_sign=unit.call_sign, device_id=chosen,
-                             token=token)
+            raise Conflict(
+                "this device id belongs to another unit",
+                code="device_id_taken",
+                details={"device_id": chosen},
+            )
+        conn.execute(
+            text("UPDATE unit SET device_id = :d, token_hash = :h WHERE id = :id"),
+            {"d": chosen, "h": token_digest(token), "id": unit_id},
+        )
+    return IssuedCredentials(
+        unit_id=unit.id, call_sign=unit.call_sign, device_id=chosen, token=token
+    )
 
 
 def revoke_credentials(engine: Engine, *, unit_id: int, by: User) -> None:
     """The unit's device can no longer report (its device id is kept for the record)."""
     require(by, "admin")
     with transaction(engine) as conn:
-        done = conn.execute(text("UPDATE unit SET token_hash = NULL WHERE id = :id"),
-                            {"id": unit_id}).rowcount
+        done = conn.execute(
+            text("UPDATE unit SET token_hash = NULL WHERE id = :id"), {"id": unit_id}
+        ).rowcount
     if not done:
         raise NotFound(f"no unit {unit_id}", details={"unit_id": unit_id})
 
@@ -121,30 +133,37 @@ def authenticate(conn: Connection, device_id: str | None, token: str | None) -> 
     """
     if not device_id or not token or len(device_id) > 64 or len(token) > 200:
         raise DeviceUnauthorized()
-    row = conn.execute(text("SELECT id, call_sign, device_id, status, token_hash FROM unit "
-                            "WHERE device_id = :d"), {"d": device_id}).first()
+    row = conn.execute(
+        text("SELECT id, call_sign, device_id, status, token_hash FROM unit WHERE device_id = :d"),
+        {"d": device_id},
+    ).first()
     stored = row.token_hash if row is not None and row.token_hash else _DUMMY_DIGEST
     matches = hmac.compare_digest(stored, token_digest(token))
     if row is None or row.token_hash is None or not matches:
         raise DeviceUnauthorized()
-    return DeviceUnit(unit_id=row.id, call_sign=row.call_sign, device_id=row.device_id,
-                      status=row.status)
+    return DeviceUnit(
+        unit_id=row.id, call_sign=row.call_sign, device_id=row.device_id, status=row.status
+    )
 
 
 def authenticate_token(conn: Connection, token: str | None) -> DeviceUnit:
     """The unit owning ``token`` alone (the JSON API's bearer needs no device id)."""
     if not token or len(token) > 200:
         raise DeviceUnauthorized()
-    row = conn.execute(text("SELECT id, call_sign, device_id, status FROM unit "
-                            "WHERE token_hash = :h"), {"h": token_digest(token)}).first()
+    row = conn.execute(
+        text("SELECT id, call_sign, device_id, status FROM unit WHERE token_hash = :h"),
+        {"h": token_digest(token)},
+    ).first()
     if row is None:
         raise DeviceUnauthorized()
-    return DeviceUnit(unit_id=row.id, call_sign=row.call_sign, device_id=row.device_id,
-                      status=row.status)
+    return DeviceUnit(
+        unit_id=row.id, call_sign=row.call_sign, device_id=row.device_id, status=row.status
+    )
 
 
-def authenticate_device(engine: Engine, *, token: str | None,
-                        device_id: str | None = None) -> DeviceUnit:
+def authenticate_device(
+    engine: Engine, *, token: str | None, device_id: str | None = None
+) -> DeviceUnit:
     """:func:`authenticate` (with a device id) or :func:`authenticate_token`, on its own."""
     with transaction(engine) as conn:
         if device_id is None:

@@ -79,8 +79,9 @@ def parse_time(raw: object) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError as exc:
-        raise InvalidInput("the fix time is not Unix seconds, milliseconds or ISO 8601",
-                           details={"field": "time"}) from exc
+        raise InvalidInput(
+            "the fix time is not Unix seconds, milliseconds or ISO 8601", details={"field": "time"}
+        ) from exc
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
@@ -124,8 +125,9 @@ def _coordinates(fix: Fix) -> Refusal | None:
     if not (math.isfinite(fix.lat) and math.isfinite(fix.lon)):
         return Refusal("impossible_coordinates", "latitude and longitude must be finite")
     if not (-90.0 <= fix.lat <= 90.0 and -180.0 <= fix.lon <= 180.0):
-        return Refusal("impossible_coordinates",
-                       "latitude must lie in -90..90 and longitude in -180..180")
+        return Refusal(
+            "impossible_coordinates", "latitude must lie in -90..90 and longitude in -180..180"
+        )
     if fix.lat == 0.0 and fix.lon == 0.0:
         return Refusal("no_fix", "0,0 is what a receiver without a fix reports")
     return None
@@ -133,8 +135,10 @@ def _coordinates(fix: Fix) -> Refusal | None:
 
 def _time(fix: Fix, now: datetime) -> Refusal | None:
     if fix.time > now + timedelta(seconds=MAX_CLOCK_SKEW_S):
-        return Refusal("future_fix", f"the fix time is more than {MAX_CLOCK_SKEW_S:.0f} s "
-                                     "ahead of the server clock")
+        return Refusal(
+            "future_fix",
+            f"the fix time is more than {MAX_CLOCK_SKEW_S:.0f} s ahead of the server clock",
+        )
     if fix.time < now - timedelta(seconds=MAX_FIX_AGE_S):
         return Refusal("fix_too_old", f"the fix is older than {MAX_FIX_AGE_S / 86400:.0f} days")
     return None
@@ -156,10 +160,13 @@ _CHECKS: tuple[Callable[..., Refusal | None], ...] = (_coordinates, _ranges)
 def normalised(fix: Fix) -> Fix:
     """Negative auxiliary values become unknown; a heading of exactly 360 becomes 0."""
     heading = unknown_if_negative(fix.heading)
-    return replace(fix, speed=unknown_if_negative(fix.speed),
-                   heading=0.0 if heading == 360.0 else heading,
-                   accuracy=unknown_if_negative(fix.accuracy),
-                   battery=unknown_if_negative(fix.battery))
+    return replace(
+        fix,
+        speed=unknown_if_negative(fix.speed),
+        heading=0.0 if heading == 360.0 else heading,
+        accuracy=unknown_if_negative(fix.accuracy),
+        battery=unknown_if_negative(fix.battery),
+    )
 
 
 def check_fix(fix: Fix, *, now: datetime) -> Fix | Refusal:

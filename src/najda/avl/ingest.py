@@ -80,26 +80,46 @@ class IngestResult:
     refused: list[tuple[int, Refusal]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"unit_id": self.unit.unit_id, "call_sign": self.unit.call_sign,
-                "received": self.received, "stored": self.stored,
-                "duplicates": self.duplicates, "latest_moved": self.latest_moved,
-                "refused": [{"index": i, "code": r.code, "message": r.message}
-                            for i, r in self.refused]}
+        return {
+            "unit_id": self.unit.unit_id,
+            "call_sign": self.unit.call_sign,
+            "received": self.received,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "latest_moved": self.latest_moved,
+            "refused": [
+                {"index": i, "code": r.code, "message": r.message} for i, r in self.refused
+            ],
+        }
 
 
 def position_event(unit: DeviceUnit, fix: Fix) -> dict[str, Any]:
     """The payload of a ``unit.position`` event."""
-    return {"unit_id": unit.unit_id, "call_sign": unit.call_sign, "status": unit.status,
-            "lon": fix.lon, "lat": fix.lat, "fix_time": fix.time.isoformat(),
-            "speed": fix.speed, "heading": fix.heading, "accuracy": fix.accuracy,
-            "battery": fix.battery}
+    return {
+        "unit_id": unit.unit_id,
+        "call_sign": unit.call_sign,
+        "status": unit.status,
+        "lon": fix.lon,
+        "lat": fix.lat,
+        "fix_time": fix.time.isoformat(),
+        "speed": fix.speed,
+        "heading": fix.heading,
+        "accuracy": fix.accuracy,
+        "battery": fix.battery,
+    }
 
 
 def _columns(fixes: Sequence[Fix]) -> dict[str, list[Any]]:
-    return {"t": [f.time for f in fixes], "lon": [f.lon for f in fixes],
-            "lat": [f.lat for f in fixes], "speed": [f.speed for f in fixes],
-            "heading": [f.heading for f in fixes], "accuracy": [f.accuracy for f in fixes],
-            "altitude": [f.altitude for f in fixes], "battery": [f.battery for f in fixes]}
+    return {
+        "t": [f.time for f in fixes],
+        "lon": [f.lon for f in fixes],
+        "lat": [f.lat for f in fixes],
+        "speed": [f.speed for f in fixes],
+        "heading": [f.heading for f in fixes],
+        "accuracy": [f.accuracy for f in fixes],
+        "altitude": [f.altitude for f in fixes],
+        "battery": [f.battery for f in fixes],
+    }
 
 
 def store_fixes(conn: Connection, unit: DeviceUnit, fixes: Sequence[Fix]) -> tuple[int, bool]:
@@ -108,13 +128,16 @@ def store_fixes(conn: Connection, unit: DeviceUnit, fixes: Sequence[Fix]) -> tup
         return 0, False
     newest = max(fixes, key=lambda f: f.time)
     message = events.message("unit.position", position_event(unit, newest))
-    row = conn.execute(_STORE_SQL, {**_columns(fixes), "unit": unit.unit_id,
-                                    "channel": events.CHANNEL, "message": message}).one()
+    row = conn.execute(
+        _STORE_SQL,
+        {**_columns(fixes), "unit": unit.unit_id, "channel": events.CHANNEL, "message": message},
+    ).one()
     return int(row.stored), bool(row.moved)
 
 
-def _split(fixes: Sequence[Fix | Refusal], now: datetime
-           ) -> tuple[list[Fix], list[tuple[int, Refusal]]]:
+def _split(
+    fixes: Sequence[Fix | Refusal], now: datetime
+) -> tuple[list[Fix], list[tuple[int, Refusal]]]:
     good: dict[datetime, Fix] = {}
     refused: list[tuple[int, Refusal]] = []
     for index, item in enumerate(fixes):
@@ -130,12 +153,19 @@ def check_batch_size(count: int) -> None:
     if count == 0:
         raise InvalidInput("send at least one fix", details={"field": "fixes"})
     if count > MAX_BATCH:
-        raise InvalidInput(f"at most {MAX_BATCH} fixes per request",
-                           details={"field": "fixes", "max": MAX_BATCH, "received": count})
+        raise InvalidInput(
+            f"at most {MAX_BATCH} fixes per request",
+            details={"field": "fixes", "max": MAX_BATCH, "received": count},
+        )
 
 
-def report(engine: Engine, credentials: Credentials, fixes: Sequence[Fix | Refusal], *,
-           now: datetime | None = None) -> IngestResult:
+def report(
+    engine: Engine,
+    credentials: Credentials,
+    fixes: Sequence[Fix | Refusal],
+    *,
+    now: datetime | None = None,
+) -> IngestResult:
     """Authenticate the device, then store its fixes; all in one transaction.
 
     ``fixes`` may already contain refusals (a parser's verdict); the rest are checked
@@ -157,13 +187,19 @@ def report(engine: Engine, credentials: Credentials, fixes: Sequence[Fix | Refus
         else:
             unit = authenticate(conn, credentials.device_id, credentials.token)
         stored, moved = store_fixes(conn, unit, good)
-    return IngestResult(unit=unit, received=len(fixes), stored=stored,
-                        duplicates=len(fixes) - len(refused) - stored, latest_moved=moved,
-                        refused=refused)
+    return IngestResult(
+        unit=unit,
+        received=len(fixes),
+        stored=stored,
+        duplicates=len(fixes) - len(refused) - stored,
+        latest_moved=moved,
+        refused=refused,
+    )
 
 
-def report_one(engine: Engine, credentials: Credentials, fix: Fix | Refusal, *,
-               now: datetime | None = None) -> IngestResult:
+def report_one(
+    engine: Engine, credentials: Credentials, fix: Fix | Refusal, *, now: datetime | None = None
+) -> IngestResult:
     """:func:`report` for one fix; a refused fix raises :class:`FixRefused` (422)."""
     result = report(engine, credentials, [fix], now=now)
     if result.refused:

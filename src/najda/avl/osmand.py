@@ -100,13 +100,18 @@ def parse_query(params: Mapping[str, str], *, now: datetime) -> OsmAndReport:
         return OsmAndReport(device_id, [_NO_FIX])
     if not _valid_flag(_first(params, "valid")):
         return OsmAndReport(device_id, [_INVALID])
-    fix = Fix(time=time, lat=lat, lon=lon,
-              speed=scaled(unknown_if_negative(parse_number(_first(params, "speed"), "speed")),
-                           KNOTS_TO_MPS),
-              heading=parse_number(_first(params, "bearing", "heading"), "bearing"),
-              altitude=parse_number(_first(params, "altitude"), "altitude"),
-              accuracy=parse_number(_first(params, "accuracy"), "accuracy"),
-              battery=parse_number(_first(params, "batt"), "batt"))
+    fix = Fix(
+        time=time,
+        lat=lat,
+        lon=lon,
+        speed=scaled(
+            unknown_if_negative(parse_number(_first(params, "speed"), "speed")), KNOTS_TO_MPS
+        ),
+        heading=parse_number(_first(params, "bearing", "heading"), "bearing"),
+        altitude=parse_number(_first(params, "altitude"), "altitude"),
+        accuracy=parse_number(_first(params, "accuracy"), "accuracy"),
+        battery=parse_number(_first(params, "batt"), "batt"),
+    )
     return OsmAndReport(device_id, [fix])
 
 
@@ -128,14 +133,19 @@ def _json_fix(location: Mapping[str, Any]) -> Fix | Refusal:
     battery = location.get("battery")
     level = None
     if battery is not None:
-        level = parse_number(_object(battery, "location.battery").get("level"),
-                             "location.battery.level")
-    return Fix(time=time, lat=lat or 0.0, lon=lon or 0.0,
-               speed=parse_number(coords.get("speed"), "location.coords.speed"),
-               heading=parse_number(coords.get("heading"), "location.coords.heading"),
-               accuracy=parse_number(coords.get("accuracy"), "location.coords.accuracy"),
-               altitude=parse_number(coords.get("altitude"), "location.coords.altitude"),
-               battery=scaled(unknown_if_negative(level), 100.0))
+        level = parse_number(
+            _object(battery, "location.battery").get("level"), "location.battery.level"
+        )
+    return Fix(
+        time=time,
+        lat=lat or 0.0,
+        lon=lon or 0.0,
+        speed=parse_number(coords.get("speed"), "location.coords.speed"),
+        heading=parse_number(coords.get("heading"), "location.coords.heading"),
+        accuracy=parse_number(coords.get("accuracy"), "location.coords.accuracy"),
+        altitude=parse_number(coords.get("altitude"), "location.coords.altitude"),
+        battery=scaled(unknown_if_negative(level), 100.0),
+    )
 
 
 def parse_json(body: Any) -> OsmAndReport:

@@ -36,13 +36,20 @@ def fix_from_json(raw: Any, *, index: int | None = None) -> Fix:
     unknown = sorted(set(raw) - set(FIELDS))
     try:
         if unknown:
-            raise InvalidInput(f"unknown field: {unknown[0]}",
-                               details={"field": unknown[0], "known": list(FIELDS)})
+            raise InvalidInput(
+                f"unknown field: {unknown[0]}", details={"field": unknown[0], "known": list(FIELDS)}
+            )
         lat = parse_number(raw.get("lat"), "lat", required=True)
         lon = parse_number(raw.get("lon"), "lon", required=True)
-        return Fix(time=parse_time(raw.get("time")), lat=lat or 0.0, lon=lon or 0.0,
-                   **{k: parse_number(raw.get(k), k)
-                      for k in ("speed", "heading", "accuracy", "altitude", "battery")})
+        return Fix(
+            time=parse_time(raw.get("time")),
+            lat=lat or 0.0,
+            lon=lon or 0.0,
+            **{
+                k: parse_number(raw.get(k), k)
+                for k in ("speed", "heading", "accuracy", "altitude", "battery")
+            },
+        )
     except InvalidInput as exc:
         raise _with_index(exc, index) from None
 
@@ -53,7 +60,8 @@ def fixes_from_body(body: Mapping[str, Any]) -> tuple[list[Fix], bool]:
         return [fix_from_json(body)], False
     items = body["fixes"]
     if set(body) != {"fixes"} or not isinstance(items, list):
-        raise InvalidInput("a batch is {\"fixes\": [...]} and nothing else",
-                           details={"field": "fixes"})
+        raise InvalidInput(
+            'a batch is {"fixes": [...]} and nothing else', details={"field": "fixes"}
+        )
     check_batch_size(len(items))
     return [fix_from_json(item, index=i) for i, item in enumerate(items)], True

@@ -99,10 +99,12 @@ class Driver:
 def load_graph(engine: Engine, region: str) -> dict[int, list[Edge]]:
     """Outgoing edges by node, from the region's ``road_edge`` rows."""
     with engine.connect() as conn:
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             SELECT e.u, e.v, ST_AsGeoJSON(e.geom) AS g, e.length_m, e.speed_kph
             FROM road_edge e JOIN region r ON r.id = e.region_id WHERE r.code = :r"""),
-            {"r": region}).all()
+            {"r": region},
+        ).all()
     graph: dict[int, list[Edge]] = defaultdict(list)
     for r in rows:
         coords = tuple((float(x), float(y)) for x, y in json.loads(r.g)["coordinates"])
@@ -112,12 +114,14 @@ def load_graph(engine: Engine, region: str) -> dict[int, list[Edge]]:
     return dict(graph)
 
 
-def prepare_units(engine: Engine, *, region: str, count: int,
-                  call_signs: Sequence[str] = ()) -> list[SimUnit]:
+def prepare_units(
+    engine: Engine, *, region: str, count: int, call_signs: Sequence[str] = ()
+) -> list[SimUnit]:
     """Units to drive, each with fresh device credentials (replacing any it had)."""
     operator = User(id=0, username="simulator", role="admin")
     with engine.connect() as conn:
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             SELECT u.id, u.call_sign, n.id AS node
             FROM unit u LEFT JOIN station s ON s.id = u.station_id
             CROSS JOIN LATERAL (
@@ -129,21 +133,35 @@ def prepare_units(engine: Engine, *, region: str, count: int,
             WHERE (cardinality(CAST(:signs AS text[])) = 0 OR u.call_sign = ANY(:signs))
               AND u.status <> 'out_of_service'
             ORDER BY u.id LIMIT :n"""),
-            {"region": region, "signs": list(call_signs), "n": count}).all()
-    return [SimUnit(r.id, r.call_sign, issue_credentials(engine, unit_id=r.id,
-                                                        by=operator).token, r.node)
-            for r in rows]
+            {"region": region, "signs": list(call_signs), "n": count},
+        ).all()
+    return [
+        SimUnit(
+            r.id, r.call_sign, issue_credentials(engine, unit_id=r.id, by=operator).token, r.node
+        )
+        for r in rows
+    ]
 
 
 def fix_body(driver: Driver, *, at: datetime | None = None) -> dict[str, Any]:
     lon, lat, heading = driver.where()
-    return {"time": (at or datetime.now(UTC)).isoformat(), "lon": round(lon, 7),
-            "lat": round(lat, 7), "speed": round(driver.edge.speed_mps, 2),
-            "heading": round(heading, 1), "accuracy": 5.0}
+    return {
+        "time": (at or datetime.now(UTC)).isoformat(),
+        "lon": round(lon, 7),
+        "lat": round(lat, 7),
+        "speed": round(driver.edge.speed_mps, 2),
+        "heading": round(heading, 1),
+        "accuracy": 5.0,
+    }
 
 
-def drivers_for(units: Iterable[SimUnit], graph: dict[int, list[Edge]],
-                seed: int = 0) -> dict[int, Driver]:
+def drivers_for(
+    units: Iterable[SimUnit], graph: dict[int, list[Edge]], seed: int = 0
+) -> dict[int, Driver]:
     rng = random.Random(seed)
-    return {u.unit_id: Driver(graph, u.start_node if u.start_node in graph
-                              else rng.choice(list(graph)), rng) for u in units}
+    return {
+        u.unit_id: Driver(
+            graph, u.start_node if u.start_node in graph else rng.choice(list(graph)), rng
+        )
+        for u in units
+    }

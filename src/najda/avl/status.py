@@ -46,40 +46,58 @@ class StatusResult:
     changed: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {"unit_id": self.unit_id, "status": self.status,
-                "incident_id": self.incident_id, "incident_status": self.incident_status,
-                "changed": self.changed}
+        return {
+            "unit_id": self.unit_id,
+            "status": self.status,
+            "incident_id": self.incident_id,
+            "incident_status": self.incident_status,
+            "changed": self.changed,
+        }
 
 
 def _field_account_id(engine: Engine) -> int:
     with transaction(engine) as conn:
-        found = conn.execute(text("SELECT id FROM app_user WHERE username = :u"),
-                             {"u": FIELD_ACCOUNT}).scalar()
+        found = conn.execute(
+            text("SELECT id FROM app_user WHERE username = :u"), {"u": FIELD_ACCOUNT}
+        ).scalar()
     if found is not None:
         return int(found)
     try:
-        return create_user(engine, username=FIELD_ACCOUNT, role="dispatcher", password=None,
-                           display_name="Field units (AVL)").id
+        return create_user(
+            engine,
+            username=FIELD_ACCOUNT,
+            role="dispatcher",
+            password=None,
+            display_name="Field units (AVL)",
+        ).id
     except Conflict:  # another worker created it first
         return _field_account_id(engine)
 
 
 def field_actor(engine: Engine, unit: DeviceUnit) -> User:
     """The user dispatch sees when a unit reports its own status."""
-    return User(id=_field_account_id(engine), username=f"{unit.call_sign} (field)",
-                role="dispatcher", display_name=unit.call_sign)
+    return User(
+        id=_field_account_id(engine),
+        username=f"{unit.call_sign} (field)",
+        role="dispatcher",
+        display_name=unit.call_sign,
+    )
 
 
 def _active_assignment(conn: Connection, unit_id: int) -> Any:
-    return conn.execute(text("""
+    return conn.execute(
+        text("""
         SELECT a.id, a.incident_id, i.status AS incident_status
         FROM assignment a JOIN incident i ON i.id = a.incident_id
-        WHERE a.unit_id = :u AND a.released_at IS NULL"""), {"u": unit_id}).first()
+        WHERE a.unit_id = :u AND a.released_at IS NULL"""),
+        {"u": unit_id},
+    ).first()
 
 
 def _unit_status(conn: Connection, unit_id: int) -> str:
-    return str(conn.execute(text("SELECT status FROM unit WHERE id = :u"),
-                            {"u": unit_id}).scalar_one())
+    return str(
+        conn.execute(text("SELECT status FROM unit WHERE id = :u"), {"u": unit_id}).scalar_one()
+    )
 
 
 def _publish_status(engine: Engine, unit: DeviceUnit, result: StatusResult) -> None:
@@ -90,8 +108,10 @@ def _publish_status(engine: Engine, unit: DeviceUnit, result: StatusResult) -> N
 def report_status(engine: Engine, unit: DeviceUnit, status: str) -> StatusResult:
     """Apply a field unit's status report through the dispatch lifecycle."""
     if status not in FIELD_STATUSES:
-        raise InvalidInput(f"a field unit reports one of {', '.join(FIELD_STATUSES)}",
-                           details={"field": "status", "known": list(FIELD_STATUSES)})
+        raise InvalidInput(
+            f"a field unit reports one of {', '.join(FIELD_STATUSES)}",
+            details={"field": "status", "known": list(FIELD_STATUSES)},
+        )
     with transaction(engine) as conn:
         held = _active_assignment(conn, unit.unit_id)
     if status == "available":
@@ -105,25 +125,39 @@ def report_status(engine: Engine, unit: DeviceUnit, status: str) -> StatusResult
 
 def _moving(engine: Engine, unit: DeviceUnit, held: Any, status: str) -> StatusResult:
     if held is None:
-        raise Conflict(f"unit {unit.call_sign} has no incident to be {status} for",
-                       code="no_assignment", details={"unit_id": unit.unit_id})
-    moved = report_progress(engine, UnitRef(unit.unit_id, unit.call_sign), status,
-                            by=field_actor(engine, unit))
-    return StatusResult(unit.unit_id, moved.unit_status, moved.incident_id,
-                        moved.incident_status, moved.changed)
+        raise Conflict(
+            f"unit {unit.call_sign} has no incident to be {status} for",
+            code="no_assignment",
+            details={"unit_id": unit.unit_id},
+        )
+    moved = report_progress(
+        engine, UnitRef(unit.unit_id, unit.call_sign), status, by=field_actor(engine, unit)
+    )
+    return StatusResult(
+        unit.unit_id, moved.unit_status, moved.incident_id, moved.incident_status, moved.changed
+    )
 
 
 def _available(engine: Engine, unit: DeviceUnit, held: Any) -> StatusResult:
     if held is not None:
         incident = assignments.release_assignment(
-            engine, held.incident_id, held.id, by=field_actor(engine, unit),
-            reason="unit reported available")
+            engine,
+            held.incident_id,
+            held.id,
+            by=field_actor(engine, unit),
+            reason="unit reported available",
+        )
         return StatusResult(unit.unit_id, "available", held.incident_id, incident.status, True)
     with transaction(engine) as conn:
-        changed = conn.execute(text("""
+        changed = (
+            conn.execute(
+                text("""
             UPDATE unit SET status = 'available' WHERE id = :u AND status <> 'available'
               AND NOT EXISTS (SELECT 1 FROM assignment
                               WHERE unit_id = :u AND released_at IS NULL)"""),
-            {"u": unit.unit_id}).rowcount > 0
+                {"u": unit.unit_id},
+            ).rowcount
+            > 0
+        )
         now = _unit_status(conn, unit.unit_id)
     return StatusResult(unit.unit_id, now, None, None, changed)

@@ -34,11 +34,12 @@ class Window:
 
     def check(self) -> Window:
         if self.end <= self.start:
-            raise InvalidInput("the window must end after it starts",
-                               details={"parameter": "to"})
+            raise InvalidInput("the window must end after it starts", details={"parameter": "to"})
         if self.end - self.start > MAX_WINDOW:
-            raise InvalidInput(f"a window spans at most {MAX_WINDOW.total_seconds() / 3600:.0f}"
-                               " hours", details={"parameter": "to"})
+            raise InvalidInput(
+                f"a window spans at most {MAX_WINDOW.total_seconds() / 3600:.0f} hours",
+                details={"parameter": "to"},
+            )
         return self
 
 
@@ -64,15 +65,18 @@ def _geometry(coords: list[list[float]]) -> dict[str, Any] | None:
 
 
 def _units(conn: Any, unit_ids: Sequence[int]) -> dict[int, Any]:
-    rows = conn.execute(text("""
+    rows = conn.execute(
+        text("""
         SELECT u.id, u.call_sign, u.status, u.last_fix_at, a.code AS agency
         FROM unit u JOIN agency a ON a.id = u.agency_id WHERE u.id = ANY(:ids)"""),
-        {"ids": list(unit_ids)}).all()
+        {"ids": list(unit_ids)},
+    ).all()
     return {r.id: r for r in rows}
 
 
 def _fixes(conn: Any, unit_ids: Sequence[int], window: Window) -> dict[int, list[Any]]:
-    rows = conn.execute(text("""
+    rows = conn.execute(
+        text("""
         SELECT p.unit_id, p.fix_time, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.speed,
                p.heading, p.accuracy, p.altitude, p.battery
         FROM unit u CROSS JOIN LATERAL (
@@ -80,33 +84,53 @@ def _fixes(conn: Any, unit_ids: Sequence[int], window: Window) -> dict[int, list
               AND p.fix_time >= :start AND p.fix_time < :end
             ORDER BY p.fix_time LIMIT :limit) p
         WHERE u.id = ANY(:ids) ORDER BY p.unit_id, p.fix_time"""),
-        {"ids": list(unit_ids), "start": window.start, "end": window.end,
-         "limit": MAX_FIXES_PER_UNIT + 1}).all()
+        {
+            "ids": list(unit_ids),
+            "start": window.start,
+            "end": window.end,
+            "limit": MAX_FIXES_PER_UNIT + 1,
+        },
+    ).all()
     out: dict[int, list[Any]] = defaultdict(list)
     for r in rows:
         out[r.unit_id].append(r)
     return out
 
 
-def _feature(unit: Any, fixes: list[Any], *, now: datetime, max_age_s: float
-             ) -> dict[str, Any]:
+def _feature(unit: Any, fixes: list[Any], *, now: datetime, max_age_s: float) -> dict[str, Any]:
     truncated = len(fixes) > MAX_FIXES_PER_UNIT
     fixes = fixes[:MAX_FIXES_PER_UNIT]
-    return {"type": "Feature", "id": unit.id,
-            "geometry": _geometry([[f.lon, f.lat] for f in fixes]),
-            "properties": {
-                "unit_id": unit.id, "call_sign": unit.call_sign, "agency": unit.agency,
-                "status": unit.status, "last_fix_at": _iso(unit.last_fix_at),
-                "stale": is_stale(unit.last_fix_at, now=now, max_age_s=max_age_s),
-                "fix_count": len(fixes), "truncated": truncated,
-                "times": [_iso(f.fix_time) for f in fixes],
-                "speeds": [f.speed for f in fixes], "headings": [f.heading for f in fixes],
-                "accuracies": [f.accuracy for f in fixes],
-                "batteries": [f.battery for f in fixes]}}
+    return {
+        "type": "Feature",
+        "id": unit.id,
+        "geometry": _geometry([[f.lon, f.lat] for f in fixes]),
+        "properties": {
+            "unit_id": unit.id,
+            "call_sign": unit.call_sign,
+            "agency": unit.agency,
+            "status": unit.status,
+            "last_fix_at": _iso(unit.last_fix_at),
+            "stale": is_stale(unit.last_fix_at, now=now, max_age_s=max_age_s),
+            "fix_count": len(fixes),
+            "truncated": truncated,
+            "times": [_iso(f.fix_time) for f in fixes],
+            "speeds": [f.speed for f in fixes],
+            "headings": [f.heading for f in fixes],
+            "accuracies": [f.accuracy for f in fixes],
+            "batteries": [f.battery for f in fixes],
+        },
+    }
 
 
-def tracks(engine: Engine, unit_ids: Sequence[int], window: Window, *, by: User,
-           max_age_s: float, now: datetime | None = None) -> dict[str, Any]:
+def tracks(
+    engine: Engine,
+    unit_ids: Sequence[int],
+    window: Window,
+    *,
+    by: User,
+    max_age_s: float,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The units' tracks in ``window`` as a FeatureCollection, in the order asked.
 
     Raises
@@ -128,8 +152,10 @@ def tracks(engine: Engine, unit_ids: Sequence[int], window: Window, *, by: User,
         if missing:
             raise NotFound(f"no unit {missing[0]}", details={"unit_ids": missing})
         fixes = _fixes(conn, ids, window)
-    features = [_feature(units[i], fixes.get(i, []), now=now, max_age_s=max_age_s)
-                for i in ids]
-    return {"type": "FeatureCollection", "start": _iso(window.start), "end": _iso(window.end),
-            "features": features}
-
+    features = [_feature(units[i], fixes.get(i, []), now=now, max_age_s=max_age_s) for i in ids]
+    return {
+        "type": "FeatureCollection",
+        "start": _iso(window.start),
+        "end": _iso(window.end),
+        "features": features,
+    }

@@ -91,8 +91,9 @@ class LocalPostgres:
     def _choose_paths(self, home: Path) -> ClusterPaths:
         if self.os_user and not self._user_can_reach(home):
             fallback = Path("/var/tmp") / f"najda-{_short_hash(str(home))}"
-            log.warning("%s is not reachable by user %s; cluster kept in %s", home,
-                        self.os_user, fallback)
+            log.warning(
+                "%s is not reachable by user %s; cluster kept in %s", home, self.os_user, fallback
+            )
             home = fallback
         socket_dir = home / "run"
         if len(str(socket_dir)) > _SOCKET_PATH_MAX:
@@ -101,13 +102,16 @@ class LocalPostgres:
 
     def _user_can_reach(self, path: Path) -> bool:
         """Whether ``os_user`` can traverse every existing parent of ``path``."""
-        assert self.os_user is not None
+        if self.os_user is None:
+            return True
         existing = path
         while not existing.exists():
             existing = existing.parent
         result = subprocess.run(
             ["runuser", "-u", self.os_user, "--", "test", "-x", str(existing)],
-            capture_output=True, check=False, cwd="/",
+            capture_output=True,
+            check=False,
+            cwd="/",
         )
         return result.returncode == 0
 
@@ -147,8 +151,14 @@ class LocalPostgres:
         self.paths.home.mkdir(parents=True, exist_ok=True)
         self._own(self.paths.data_dir, self.paths.socket_dir)
         self._run(
-            str(self.bindir / "initdb"), "-D", str(self.paths.data_dir), "-U", SUPERUSER,
-            "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.paths.data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
         )
         conf = self.paths.data_dir / "postgresql.conf"
         with conf.open("a") as fh:
@@ -168,8 +178,9 @@ class LocalPostgres:
     def running(self) -> bool:
         if not self.initialised():
             return False
-        result = self._run(str(self.bindir / "pg_ctl"), "status", "-D",
-                           str(self.paths.data_dir), check=False)
+        result = self._run(
+            str(self.bindir / "pg_ctl"), "status", "-D", str(self.paths.data_dir), check=False
+        )
         return result.returncode == 0
 
     def start(self, *, timeout_s: int = 60) -> None:
@@ -183,16 +194,30 @@ class LocalPostgres:
                 entry = pwd.getpwnam(self.os_user)
                 os.chown(log_file, entry.pw_uid, entry.pw_gid)
             self._run(
-                str(self.bindir / "pg_ctl"), "start", "-w", "-t", str(timeout_s),
-                "-D", str(self.paths.data_dir), "-l", str(log_file),
+                str(self.bindir / "pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                str(timeout_s),
+                "-D",
+                str(self.paths.data_dir),
+                "-l",
+                str(log_file),
             )
         self._wait_ready(timeout_s)
         self.create_database(DATABASE_NAME)
 
     def stop(self) -> None:
         if self.running():
-            self._run(str(self.bindir / "pg_ctl"), "stop", "-w", "-m", "fast",
-                      "-D", str(self.paths.data_dir))
+            self._run(
+                str(self.bindir / "pg_ctl"),
+                "stop",
+                "-w",
+                "-m",
+                "fast",
+                "-D",
+                str(self.paths.data_dir),
+            )
 
     def destroy(self) -> None:
         """Stop and delete the cluster's files (tests use this for throwaway clusters)."""
@@ -219,8 +244,10 @@ class LocalPostgres:
         return f"host={self.paths.socket_dir} port={self.port} user={SUPERUSER} dbname={dbname}"
 
     def url(self, dbname: str = DATABASE_NAME) -> str:
-        return (f"postgresql+psycopg://{SUPERUSER}@/{dbname}"
-                f"?host={self.paths.socket_dir}&port={self.port}")
+        return (
+            f"postgresql+psycopg://{SUPERUSER}@/{dbname}"
+            f"?host={self.paths.socket_dir}&port={self.port}"
+        )
 
     def create_database(self, name: str) -> bool:
         """Create database ``name`` if missing; returns whether it was created."""
@@ -228,7 +255,9 @@ class LocalPostgres:
         from psycopg import sql
 
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if exists:
                 return False
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -239,8 +268,9 @@ class LocalPostgres:
         from psycopg import sql
 
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
     def describe(self) -> dict[str, str]:
         return {

@@ -7,7 +7,7 @@ models mirror them, and a test checks that the two agree.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -35,7 +35,7 @@ def _geom(kind: str) -> Geometry:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSONB}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB}
 
 
 class Region(Base):
@@ -154,7 +154,8 @@ class Station(Base):
     name_ar: Mapped[str | None] = mapped_column(Text, nullable=True)
     geom: Mapped[Any] = mapped_column(_geom("POINT"))
     road_node_id: Mapped[int | None] = mapped_column(
-        ForeignKey("road_node.id", ondelete="SET NULL"), nullable=True)
+        ForeignKey("road_node.id", ondelete="SET NULL"), nullable=True
+    )
     snap_distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
@@ -168,8 +169,7 @@ class UnitType(Base):
     capabilities: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
 
 
-UNIT_STATUSES = ("available", "dispatched", "en_route", "on_scene", "returning",
-                 "out_of_service")
+UNIT_STATUSES = ("available", "dispatched", "en_route", "on_scene", "returning", "out_of_service")
 
 
 class Unit(Base):
@@ -177,14 +177,17 @@ class Unit(Base):
     __table_args__ = (
         CheckConstraint(
             "status IN ('available','dispatched','en_route','on_scene','returning',"
-            "'out_of_service')", name="unit_status_known"),
+            "'out_of_service')",
+            name="unit_status_known",
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_sign: Mapped[str] = mapped_column(Text, unique=True)
     unit_type_id: Mapped[int] = mapped_column(ForeignKey("unit_type.id", ondelete="RESTRICT"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="RESTRICT"))
     station_id: Mapped[int | None] = mapped_column(
-        ForeignKey("station.id", ondelete="SET NULL"), nullable=True)
+        ForeignKey("station.id", ondelete="SET NULL"), nullable=True
+    )
     status: Mapped[str] = mapped_column(Text, server_default="available")
     device_id: Mapped[str | None] = mapped_column(Text, unique=True, nullable=True)
     token_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -216,28 +219,38 @@ class LayerImport(Base):
     feature_count: Mapped[int] = mapped_column(Integer)
     skipped_count: Mapped[int] = mapped_column(Integer, server_default="0")
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                  server_default=func.now())
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 # -- dispatch (migration 0002) -------------------------------------------------------------
 USER_ROLES = ("dispatcher", "supervisor", "planner", "admin")
-INCIDENT_STATUSES = ("received", "dispatched", "en_route", "on_scene", "cleared", "closed",
-                     "cancelled")
+INCIDENT_STATUSES = (
+    "received",
+    "dispatched",
+    "en_route",
+    "on_scene",
+    "cleared",
+    "closed",
+    "cancelled",
+)
 
 
 class AppUser(Base):
     __tablename__ = "app_user"
     __table_args__ = (
-        CheckConstraint("role IN ('dispatcher','supervisor','planner','admin')",
-                        name="app_user_role_known"),
+        CheckConstraint(
+            "role IN ('dispatcher','supervisor','planner','admin')", name="app_user_role_known"
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(Text, unique=True)
     display_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     role: Mapped[str] = mapped_column(Text)
     agency_id: Mapped[int | None] = mapped_column(
-        ForeignKey("agency.id", ondelete="SET NULL"), nullable=True)
+        ForeignKey("agency.id", ondelete="SET NULL"), nullable=True
+    )
     password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -256,8 +269,9 @@ class ApiToken(Base):
 
 class IncidentSequence(Base):
     __tablename__ = "incident_sequence"
-    region_id: Mapped[int] = mapped_column(ForeignKey("region.id", ondelete="CASCADE"),
-                                           primary_key=True)
+    region_id: Mapped[int] = mapped_column(
+        ForeignKey("region.id", ondelete="CASCADE"), primary_key=True
+    )
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer)
 
@@ -265,15 +279,19 @@ class IncidentSequence(Base):
 class Incident(Base):
     __tablename__ = "incident"
     __table_args__ = (
-        CheckConstraint("status IN ('received','dispatched','en_route','on_scene','cleared',"
-                        "'closed','cancelled')", name="incident_status_known"),
+        CheckConstraint(
+            "status IN ('received','dispatched','en_route','on_scene','cleared',"
+            "'closed','cancelled')",
+            name="incident_status_known",
+        ),
         CheckConstraint("priority BETWEEN 1 AND 5", name="incident_priority_range"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(Text, unique=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id", ondelete="RESTRICT"))
     incident_type_id: Mapped[int] = mapped_column(
-        ForeignKey("incident_type.id", ondelete="RESTRICT"))
+        ForeignKey("incident_type.id", ondelete="RESTRICT")
+    )
     priority: Mapped[int] = mapped_column(Integer)
     priority_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(Text, server_default="received")
@@ -282,11 +300,14 @@ class Incident(Base):
     caller_number: Mapped[str | None] = mapped_column(Text, nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     governorate_id: Mapped[int | None] = mapped_column(
-        ForeignKey("governorate.id", ondelete="SET NULL"), nullable=True)
+        ForeignKey("governorate.id", ondelete="SET NULL"), nullable=True
+    )
     created_by: Mapped[int | None] = mapped_column(
-        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                  server_default=func.now())
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     en_route_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     on_scene_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -298,12 +319,13 @@ class Incident(Base):
 
 class IncidentJurisdiction(Base):
     __tablename__ = "incident_jurisdiction"
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"),
-                                             primary_key=True)
-    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"),
-                                           primary_key=True)
-    jurisdiction_id: Mapped[int] = mapped_column(
-        ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True
+    )
+    agency_id: Mapped[int] = mapped_column(
+        ForeignKey("agency.id", ondelete="CASCADE"), primary_key=True
+    )
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
 
 
 class Assignment(Base):
@@ -319,9 +341,11 @@ class Assignment(Base):
     distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     route: Mapped[Any] = mapped_column(_geom("LINESTRING"), nullable=True)
     assigned_by: Mapped[int | None] = mapped_column(
-        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True)
-    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                  server_default=func.now())
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    assigned_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
@@ -334,7 +358,8 @@ class IncidentEvent(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     actor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True)
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
     actor: Mapped[str | None] = mapped_column(Text, nullable=True)
     kind: Mapped[str] = mapped_column(Text)
     from_status: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -348,19 +373,25 @@ class Position(Base):
 
     __tablename__ = "position"
     __table_args__ = (
-        CheckConstraint("ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
-                        name="position_coordinates_range"),
+        CheckConstraint(
+            "ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
+            name="position_coordinates_range",
+        ),
         CheckConstraint("speed IS NULL OR speed >= 0", name="position_speed_range"),
-        CheckConstraint("heading IS NULL OR (heading >= 0 AND heading <= 360)",
-                        name="position_heading_range"),
-        CheckConstraint("battery IS NULL OR (battery >= 0 AND battery <= 100)",
-                        name="position_battery_range"),
+        CheckConstraint(
+            "heading IS NULL OR (heading >= 0 AND heading <= 360)", name="position_heading_range"
+        ),
+        CheckConstraint(
+            "battery IS NULL OR (battery >= 0 AND battery <= 100)", name="position_battery_range"
+        ),
     )
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True
+    )
     fix_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                  server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     geom: Mapped[Any] = mapped_column(_geom("POINT"))
     speed: Mapped[float | None] = mapped_column(Float, nullable=True)  # m/s
     heading: Mapped[float | None] = mapped_column(Float, nullable=True)  # degrees from north
@@ -375,11 +406,13 @@ class IncidentCall(Base):
 
     __tablename__ = "incident_call"
     __table_args__ = (
-        CheckConstraint("source IN ('cti', 'manual', 'simulated')",
-                        name="incident_call_source_known"),
+        CheckConstraint(
+            "source IN ('cti', 'manual', 'simulated')", name="incident_call_source_known"
+        ),
     )
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"),
-                                             primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True
+    )
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(Text, server_default="cti")
 
@@ -390,6 +423,7 @@ class AssignmentProgress(Base):
 
     __tablename__ = "assignment_progress"
     assignment_id: Mapped[int] = mapped_column(
-        ForeignKey("assignment.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("assignment.id", ondelete="CASCADE"), primary_key=True
+    )
     en_route_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     on_scene_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

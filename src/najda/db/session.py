@@ -30,14 +30,20 @@ def database_url(settings: Settings) -> str:
     return embedded_cluster(settings).url()
 
 
-def make_engine(settings: Settings | None = None, *, url: str | None = None,
-                pool_size: int = 5, max_overflow: int = 10) -> Engine:
+def make_engine(
+    settings: Settings | None = None,
+    *,
+    url: str | None = None,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+) -> Engine:
     if url is None:
         if settings is None:
             raise ValueError("make_engine needs settings or url")
         url = database_url(settings)
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
-                         pool_pre_ping=True, future=True)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, future=True
+    )
 
 
 @contextmanager

@@ -53,15 +53,22 @@ def check_requests(units: Sequence[UnitRequest]) -> None:
     if not units:
         raise InvalidInput("name at least one unit", details={"field": "units"})
     if len(units) > MAX_UNITS_PER_REQUEST:
-        raise InvalidInput(f"at most {MAX_UNITS_PER_REQUEST} units per request",
-                           details={"field": "units"})
+        raise InvalidInput(
+            f"at most {MAX_UNITS_PER_REQUEST} units per request", details={"field": "units"}
+        )
     ids = [u.unit_id for u in units]
     if len(set(ids)) != len(ids):
         raise InvalidInput("a unit is named twice", details={"field": "units"})
 
 
-def assign_units(engine: Engine, incident_id: int, units: Sequence[UnitRequest], *,
-                 by: User, estimator: Estimator | None = None) -> Incident:
+def assign_units(
+    engine: Engine,
+    incident_id: int,
+    units: Sequence[UnitRequest],
+    *,
+    by: User,
+    estimator: Estimator | None = None,
+) -> Incident:
     """Assign all the units or none; a received incident becomes dispatched."""
     require(by, "dispatch")
     check_requests(units)
@@ -70,9 +77,11 @@ def assign_units(engine: Engine, incident_id: int, units: Sequence[UnitRequest],
         with transaction(engine) as conn:
             incident = load_incident(conn, incident_id, lock=True)
             if not lifecycle.accepts_assignments(incident.status):
-                raise Conflict(f"a {incident.status} incident takes no more units",
-                               code="incident_not_open",
-                               details={"current_status": incident.status})
+                raise Conflict(
+                    f"a {incident.status} incident takes no more units",
+                    code="incident_not_open",
+                    details={"current_status": incident.status},
+                )
             # a fixed order (by unit id) keeps two multi-unit requests from deadlocking
             for request in sorted(units, key=lambda u: u.unit_id):
                 _assign_one(conn, incident, request, estimates.get(request.unit_id), by=by)
@@ -83,8 +92,9 @@ def assign_units(engine: Engine, incident_id: int, units: Sequence[UnitRequest],
         raise _busy(engine, exc.details.get("unit_id")) from exc
 
 
-def _estimates(engine: Engine, incident_id: int, units: Sequence[UnitRequest],
-               estimator: Estimator | None) -> dict[int, Estimate]:
+def _estimates(
+    engine: Engine, incident_id: int, units: Sequence[UnitRequest], estimator: Estimator | None
+) -> dict[int, Estimate]:
     # Routing runs before the transaction so no lock is held while it computes.
     if estimator is None:
         return {}
@@ -93,37 +103,75 @@ def _estimates(engine: Engine, incident_id: int, units: Sequence[UnitRequest],
     return estimator(incident, [u.unit_id for u in units])
 
 
-def _assign_one(conn: Connection, incident: Incident, request: UnitRequest,
-                estimate: Estimate | None, *, by: User) -> None:
-    unit = conn.execute(text("SELECT id, call_sign, status FROM unit WHERE id = :id"),
-                        {"id": request.unit_id}).first()
+def _assign_one(
+    conn: Connection,
+    incident: Incident,
+    request: UnitRequest,
+    estimate: Estimate | None,
+    *,
+    by: User,
+) -> None:
+    unit = conn.execute(
+        text("SELECT id, call_sign, status FROM unit WHERE id = :id"), {"id": request.unit_id}
+    ).first()
     if unit is None:
         raise NotFound(f"no unit {request.unit_id}", details={"unit_id": request.unit_id})
     holder = _holder(conn, unit.id)
     if holder is not None:
         raise _busy_error(unit.id, unit.call_sign, holder)
     if unit.status != "available":
-        raise Conflict(f"unit {unit.call_sign} is {unit.status}", code="unit_unavailable",
-                       details={"unit_id": unit.id, "unit_status": unit.status})
+        raise Conflict(
+            f"unit {unit.call_sign} is {unit.status}",
+            code="unit_unavailable",
+            details={"unit_id": unit.id, "unit_status": unit.status},
+        )
     est = estimate or Estimate()
     route_wkt = _linestring(est.route)
-    assignment_id = conn.execute(text("""
+    assignment_id = conn.execute(
+        text("""
         INSERT INTO assignment (incident_id, unit_id, capability, eta_s, distance_m, route,
                                 assigned_by, assigned_at)
         VALUES (:iid, :uid, :cap, :eta, :dist,
                 CASE WHEN CAST(:route AS text) IS NULL THEN NULL
                      ELSE ST_GeomFromText(:route, 4326) END, :by, :now)
         RETURNING id"""),
-        {"iid": incident.id, "uid": unit.id, "cap": request.capability, "eta": est.eta_s,
-         "dist": est.distance_m, "route": route_wkt, "by": by.id, "now": utcnow()}).scalar_one()
+        {
+            "iid": incident.id,
+            "uid": unit.id,
+            "cap": request.capability,
+            "eta": est.eta_s,
+            "dist": est.distance_m,
+            "route": route_wkt,
+            "by": by.id,
+            "now": utcnow(),
+        },
+    ).scalar_one()
     conn.execute(text("UPDATE unit SET status = 'dispatched' WHERE id = :id"), {"id": unit.id})
-    record_event(conn, incident.id, "unit_assigned", by=by,
-                 details={"unit_id": unit.id, "call_sign": unit.call_sign,
-                          "capability": request.capability, "eta_s": est.eta_s,
-                          "distance_m": est.distance_m})
-    events.publish(conn, "assignment.created", {
-        "id": assignment_id, "incident_id": incident.id, "unit_id": unit.id,
-        "call_sign": unit.call_sign, "capability": request.capability, "eta_s": est.eta_s})
+    record_event(
+        conn,
+        incident.id,
+        "unit_assigned",
+        by=by,
+        details={
+            "unit_id": unit.id,
+            "call_sign": unit.call_sign,
+            "capability": request.capability,
+            "eta_s": est.eta_s,
+            "distance_m": est.distance_m,
+        },
+    )
+    events.publish(
+        conn,
+        "assignment.created",
+        {
+            "id": assignment_id,
+            "incident_id": incident.id,
+            "unit_id": unit.id,
+            "call_sign": unit.call_sign,
+            "capability": request.capability,
+            "eta_s": est.eta_s,
+        },
+    )
 
 
 def _linestring(route: Sequence[tuple[float, float]]) -> str | None:
@@ -133,17 +181,21 @@ def _linestring(route: Sequence[tuple[float, float]]) -> str | None:
 
 
 def _holder(conn: Connection, unit_id: int) -> dict[str, Any] | None:
-    row = conn.execute(text("""
+    row = conn.execute(
+        text("""
         SELECT i.id, i.number FROM assignment a JOIN incident i ON i.id = a.incident_id
-        WHERE a.unit_id = :u AND a.released_at IS NULL"""), {"u": unit_id}).first()
+        WHERE a.unit_id = :u AND a.released_at IS NULL"""),
+        {"u": unit_id},
+    ).first()
     return {"incident_id": row.id, "number": row.number} if row else None
 
 
-def _busy_error(unit_id: int, call_sign: str | None,
-                holder: dict[str, Any] | None) -> UnitBusy:
+def _busy_error(unit_id: int, call_sign: str | None, holder: dict[str, Any] | None) -> UnitBusy:
     where = f" to incident {holder['number']}" if holder else ""
-    return UnitBusy(f"unit {call_sign or unit_id} is already assigned{where}",
-                    details={"unit_id": unit_id, "call_sign": call_sign, "held_by": holder})
+    return UnitBusy(
+        f"unit {call_sign or unit_id} is already assigned{where}",
+        details={"unit_id": unit_id, "call_sign": call_sign, "held_by": holder},
+    )
 
 
 def _busy(engine: Engine, unit_id: int | None) -> UnitBusy:
@@ -151,29 +203,41 @@ def _busy(engine: Engine, unit_id: int | None) -> UnitBusy:
     if unit_id is None:
         return UnitBusy("a unit is already assigned to another incident")
     with transaction(engine) as conn:
-        call_sign = conn.execute(text("SELECT call_sign FROM unit WHERE id = :id"),
-                                 {"id": unit_id}).scalar()
+        call_sign = conn.execute(
+            text("SELECT call_sign FROM unit WHERE id = :id"), {"id": unit_id}
+        ).scalar()
         return _busy_error(unit_id, call_sign, _holder(conn, unit_id))
 
 
-def release_assignment(engine: Engine, incident_id: int, assignment_id: int, *, by: User,
-                       reason: str = "released") -> Incident:
+def release_assignment(
+    engine: Engine, incident_id: int, assignment_id: int, *, by: User, reason: str = "released"
+) -> Incident:
     """Free one unit from an incident (it becomes available again)."""
     require(by, "dispatch")
     with transaction(engine) as conn:
         incident = load_incident(conn, incident_id, lock=True)
-        row = conn.execute(text("""
+        row = conn.execute(
+            text("""
             UPDATE assignment SET released_at = now(), release_reason = :r
             WHERE id = :a AND incident_id = :i AND released_at IS NULL RETURNING unit_id"""),
-            {"r": reason[:200], "a": assignment_id, "i": incident.id}).first()
+            {"r": reason[:200], "a": assignment_id, "i": incident.id},
+        ).first()
         if row is None:
-            raise NotFound(f"no active assignment {assignment_id} on this incident",
-                           details={"assignment_id": assignment_id})
-        conn.execute(text("UPDATE unit SET status = 'available' WHERE id = :u"),
-                     {"u": row.unit_id})
-        record_event(conn, incident.id, "unit_released", by=by,
-                     details={"unit_id": row.unit_id, "assignment_id": assignment_id,
-                              "reason": reason[:200]})
-        publish_released(conn, incident.id, [(assignment_id, row.unit_id)],
-                         reason=reason[:200])
+            raise NotFound(
+                f"no active assignment {assignment_id} on this incident",
+                details={"assignment_id": assignment_id},
+            )
+        conn.execute(text("UPDATE unit SET status = 'available' WHERE id = :u"), {"u": row.unit_id})
+        record_event(
+            conn,
+            incident.id,
+            "unit_released",
+            by=by,
+            details={
+                "unit_id": row.unit_id,
+                "assignment_id": assignment_id,
+                "reason": reason[:200],
+            },
+        )
+        publish_released(conn, incident.id, [(assignment_id, row.unit_id)], reason=reason[:200])
         return load_incident(conn, incident_id)

@@ -114,8 +114,9 @@ def _clean_text(name: str, value: str | None) -> str | None:
 
 def _check_priority(priority: object) -> int:
     if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
-        raise InvalidInput("priority must be an integer from 1 (most urgent) to 5",
-                           details={"field": "priority"})
+        raise InvalidInput(
+            "priority must be an integer from 1 (most urgent) to 5", details={"field": "priority"}
+        )
     return priority
 
 
@@ -129,49 +130,79 @@ def _resolve_priority(new: NewIncident, itype: IncidentType) -> tuple[int, str |
             f"priority {priority} differs from the type's default "
             f"{itype.default_priority}: give a priority_reason",
             code="priority_reason_required",
-            details={"field": "priority_reason", "default_priority": itype.default_priority})
+            details={"field": "priority_reason", "default_priority": itype.default_priority},
+        )
     return priority, reason if priority != itype.default_priority else None
 
 
-def record_event(conn: Connection, incident_id: int, kind: str, *, by: User | None,
-                 from_status: str | None = None, to_status: str | None = None,
-                 details: dict[str, Any] | None = None, at: datetime | None = None) -> None:
+def record_event(
+    conn: Connection,
+    incident_id: int,
+    kind: str,
+    *,
+    by: User | None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
     """Append one line to the incident's timeline (the table refuses edits)."""
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO incident_event (incident_id, at, actor_id, actor, kind, from_status,
                                     to_status, details)
         VALUES (:iid, coalesce(:at, now()), :aid, :actor, :kind, :from_s, :to_s,
                 CAST(:details AS jsonb))"""),
-        {"iid": incident_id, "at": at, "aid": by.id if by else None,
-         "actor": by.username if by else None, "kind": kind, "from_s": from_status,
-         "to_s": to_status, "details": json.dumps(details or {}, ensure_ascii=False)})
+        {
+            "iid": incident_id,
+            "at": at,
+            "aid": by.id if by else None,
+            "actor": by.username if by else None,
+            "kind": kind,
+            "from_s": from_status,
+            "to_s": to_status,
+            "details": json.dumps(details or {}, ensure_ascii=False),
+        },
+    )
 
 
-def publish_incident(conn: Connection, kind: str, incident: Incident,
-                     **extra: Any) -> None:
+def publish_incident(conn: Connection, kind: str, incident: Incident, **extra: Any) -> None:
     """Publish ``kind`` about ``incident`` on the caller's transaction (sent on commit)."""
-    events.publish(conn, kind, {"id": incident.id, "number": incident.number,
-                                "status": incident.status, "priority": incident.priority,
-                                **extra})
+    events.publish(
+        conn,
+        kind,
+        {
+            "id": incident.id,
+            "number": incident.number,
+            "status": incident.status,
+            "priority": incident.priority,
+            **extra,
+        },
+    )
 
 
-def publish_released(conn: Connection, incident_id: int,
-                     released: list[tuple[int, int]], *, reason: str) -> None:
+def publish_released(
+    conn: Connection, incident_id: int, released: list[tuple[int, int]], *, reason: str
+) -> None:
     """``assignment.released`` for each (assignment id, unit id) just released."""
     for assignment_id, unit_id in released:
-        events.publish(conn, "assignment.released",
-                       {"id": assignment_id, "incident_id": incident_id, "unit_id": unit_id,
-                        "reason": reason})
+        events.publish(
+            conn,
+            "assignment.released",
+            {"id": assignment_id, "incident_id": incident_id, "unit_id": unit_id, "reason": reason},
+        )
 
 
 def create_incident(engine: Engine, new: NewIncident, *, by: User) -> Incident:
     """Validate, number and place a new incident; all or nothing."""
     require(by, "dispatch")
     lon, lat = check_coordinates(new.lon, new.lat)
-    if new.caller_number is not None and (not isinstance(new.caller_number, str)
-                                          or not _CALLER.match(new.caller_number)):
-        raise InvalidInput("caller_number must be a telephone number",
-                           details={"field": "caller_number"})
+    if new.caller_number is not None and (
+        not isinstance(new.caller_number, str) or not _CALLER.match(new.caller_number)
+    ):
+        raise InvalidInput(
+            "caller_number must be a telephone number", details={"field": "caller_number"}
+        )
     address = _clean_text("address", new.address)
     description = _clean_text("description", new.description)
     now = utcnow()
@@ -179,10 +210,14 @@ def create_incident(engine: Engine, new: NewIncident, *, by: User) -> Incident:
         itype = incident_type_by_code(conn, new.type_code)
         priority, reason = _resolve_priority(new, itype)
         where = place_point(conn, lon=lon, lat=lat)
-        number = next_incident_number(conn, region_id=where.region_id,
-                                      prefix=where.incident_prefix,
-                                      year=local_year(now, where.timezone))
-        incident_id = conn.execute(text("""
+        number = next_incident_number(
+            conn,
+            region_id=where.region_id,
+            prefix=where.incident_prefix,
+            year=local_year(now, where.timezone),
+        )
+        incident_id = conn.execute(
+            text("""
             INSERT INTO incident (number, region_id, incident_type_id, priority,
                 priority_reason, status, geom, address, caller_number, description,
                 governorate_id, created_by, received_at, updated_at)
@@ -190,20 +225,46 @@ def create_incident(engine: Engine, new: NewIncident, *, by: User) -> Incident:
                 ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :address, :caller, :description,
                 :gid, :uid, :now, :now)
             RETURNING id"""),
-            {"number": number, "rid": where.region_id, "tid": itype.id, "priority": priority,
-             "reason": reason, "lon": lon, "lat": lat, "address": address,
-             "caller": new.caller_number, "description": description,
-             "gid": where.governorate_id, "uid": by.id, "now": now}).scalar_one()
+            {
+                "number": number,
+                "rid": where.region_id,
+                "tid": itype.id,
+                "priority": priority,
+                "reason": reason,
+                "lon": lon,
+                "lat": lat,
+                "address": address,
+                "caller": new.caller_number,
+                "description": description,
+                "gid": where.governorate_id,
+                "uid": by.id,
+                "now": now,
+            },
+        ).scalar_one()
         for agency_id, jurisdiction_id in where.jurisdictions.items():
-            conn.execute(text("""INSERT INTO incident_jurisdiction
+            conn.execute(
+                text("""INSERT INTO incident_jurisdiction
                 (incident_id, agency_id, jurisdiction_id) VALUES (:i, :a, :j)"""),
-                {"i": incident_id, "a": agency_id, "j": jurisdiction_id})
-        record_event(conn, incident_id, "created", by=by, to_status="received", at=now,
-                     details={"number": number, "type": itype.code, "priority": priority,
-                              "priority_reason": reason})
+                {"i": incident_id, "a": agency_id, "j": jurisdiction_id},
+            )
+        record_event(
+            conn,
+            incident_id,
+            "created",
+            by=by,
+            to_status="received",
+            at=now,
+            details={
+                "number": number,
+                "type": itype.code,
+                "priority": priority,
+                "priority_reason": reason,
+            },
+        )
         created = load_incident(conn, incident_id)
-        publish_incident(conn, "incident.created", created, type=itype.code,
-                         lon=created.lon, lat=created.lat)
+        publish_incident(
+            conn, "incident.created", created, type=itype.code, lon=created.lon, lat=created.lat
+        )
         return created
 
 
@@ -222,37 +283,63 @@ def load_incident(conn: Connection, incident_id: int, *, lock: bool = False) -> 
         raise NotFound(f"no incident {incident_id}", details={"incident_id": incident_id})
     governorate = None
     if row["governorate_id"] is not None:
-        governorate = {"id": row["governorate_id"], "code": row["gov_code"],
-                       "name_en": row["gov_name_en"], "name_ar": row["gov_name_ar"]}
+        governorate = {
+            "id": row["governorate_id"],
+            "code": row["gov_code"],
+            "name_en": row["gov_name_en"],
+            "name_ar": row["gov_name_ar"],
+        }
     return Incident(
-        id=row["id"], number=row["number"], status=row["status"], priority=row["priority"],
+        id=row["id"],
+        number=row["number"],
+        status=row["status"],
+        priority=row["priority"],
         priority_reason=row["priority_reason"],
         type=incident_type_by_id(conn, row["incident_type_id"]),
-        lon=row["lon"], lat=row["lat"], address=row["address"],
-        caller_number=row["caller_number"], description=row["description"],
-        region_code=row["region_code"], timezone=row["timezone"], governorate=governorate,
+        lon=row["lon"],
+        lat=row["lat"],
+        address=row["address"],
+        caller_number=row["caller_number"],
+        description=row["description"],
+        region_code=row["region_code"],
+        timezone=row["timezone"],
+        governorate=governorate,
         jurisdictions=_jurisdictions(conn, incident_id),
         timestamps={s: row[col] for s, col in lifecycle.TIMESTAMP_COLUMN.items()},
-        assignments=_assignments(conn, incident_id))
+        assignments=_assignments(conn, incident_id),
+    )
 
 
 def _jurisdictions(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(text("""
+    rows = (
+        conn.execute(
+            text("""
         SELECT j.id, j.code, j.name_en, j.name_ar, a.id AS agency_id, a.code AS agency_code
         FROM incident_jurisdiction ij JOIN jurisdiction j ON j.id = ij.jurisdiction_id
         JOIN agency a ON a.id = ij.agency_id WHERE ij.incident_id = :i ORDER BY a.code"""),
-        {"i": incident_id}).mappings().all()
+            {"i": incident_id},
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]
 
 
 def _assignments(conn: Connection, incident_id: int) -> list[AssignmentView]:
-    rows = conn.execute(text("""
+    rows = (
+        conn.execute(
+            text("""
         SELECT s.id, s.unit_id, u.call_sign, a.code AS agency_code, s.capability, s.eta_s,
                s.distance_m, ST_AsGeoJSON(s.route) AS route, s.assigned_at, s.released_at,
                s.release_reason, p.en_route_at, p.on_scene_at
         FROM assignment s JOIN unit u ON u.id = s.unit_id JOIN agency a ON a.id = u.agency_id
         LEFT JOIN assignment_progress p ON p.assignment_id = s.id
-        WHERE s.incident_id = :i ORDER BY s.id"""), {"i": incident_id}).mappings().all()
+        WHERE s.incident_id = :i ORDER BY s.id"""),
+            {"i": incident_id},
+        )
+        .mappings()
+        .all()
+    )
     out = []
     for r in rows:
         route = json.loads(r["route"])["coordinates"] if r["route"] else None
@@ -266,23 +353,31 @@ def get_incident(engine: Engine, incident_id: int, *, by: User) -> Incident:
         return load_incident(conn, incident_id)
 
 
-def list_incidents(engine: Engine, *, by: User, statuses: list[str] | None = None,
-                   limit: int = 100) -> list[Incident]:
+def list_incidents(
+    engine: Engine, *, by: User, statuses: list[str] | None = None, limit: int = 100
+) -> list[Incident]:
     """Incidents by priority then age (the dispatcher's queue)."""
     require(by, "read")
     for status in statuses or []:
         if status not in lifecycle.STATUSES:
             raise InvalidInput(f"unknown status: {status}", details={"field": "status"})
     with transaction(engine) as conn:
-        ids = conn.execute(text("""
+        ids = (
+            conn.execute(
+                text("""
             SELECT id FROM incident WHERE (CAST(:st AS text[]) IS NULL OR status = ANY(:st))
             ORDER BY priority, received_at, id LIMIT :limit"""),
-            {"st": statuses or None, "limit": limit}).scalars().all()
+                {"st": statuses or None, "limit": limit},
+            )
+            .scalars()
+            .all()
+        )
         return [load_incident(conn, i) for i in ids]
 
 
-def transition(engine: Engine, incident_id: int, *, to_status: str, by: User,
-               note: str | None = None) -> Incident:
+def transition(
+    engine: Engine, incident_id: int, *, to_status: str, by: User, note: str | None = None
+) -> Incident:
     """Move the incident through its lifecycle; units follow; 409 names the current state."""
     require(by, "dispatch")
     note = _clean_text("description", note)
@@ -293,8 +388,11 @@ def transition(engine: Engine, incident_id: int, *, to_status: str, by: User,
             require(by, "override")
         active = [a for a in current.assignments if a.active]
         if to_status == "dispatched" and not active:
-            raise Conflict("assign a unit before dispatching", code="no_units_assigned",
-                           details={"current_status": current.status})
+            raise Conflict(
+                "assign a unit before dispatching",
+                code="no_units_assigned",
+                details={"current_status": current.status},
+            )
         apply_step(conn, current, move, by=by, note=note)
         return load_incident(conn, incident_id)
 
@@ -305,23 +403,31 @@ class UnitRef:
     call_sign: str
 
 
-def stamp_progress(conn: Connection, assignment_ids: list[int], status: str,
-                   now: datetime) -> None:
+def stamp_progress(conn: Connection, assignment_ids: list[int], status: str, now: datetime) -> None:
     """Record that these assignments' units reached ``status`` (the first time counts)."""
     column = lifecycle.PROGRESS_COLUMN.get(status)
     if column is None or not assignment_ids:
         return
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         INSERT INTO assignment_progress (assignment_id, {column})
         SELECT unnest(CAST(:ids AS integer[])), :now
         ON CONFLICT (assignment_id) DO UPDATE
         SET {column} = coalesce(assignment_progress.{column}, EXCLUDED.{column})"""),
-        {"ids": assignment_ids, "now": now})
+        {"ids": assignment_ids, "now": now},
+    )
 
 
-def apply_step(conn: Connection, incident: Incident, move: lifecycle.Step, *, by: User,
-               note: str | None = None, led_by: UnitRef | None = None,
-               at: datetime | None = None) -> None:
+def apply_step(
+    conn: Connection,
+    incident: Incident,
+    move: lifecycle.Step,
+    *,
+    by: User,
+    note: str | None = None,
+    led_by: UnitRef | None = None,
+    at: datetime | None = None,
+) -> None:
     """Write one lifecycle step: status, its timestamp, the units, the timeline, the event.
 
     Every active unit follows the incident's status, unless the step is ``led_by`` one
@@ -334,16 +440,18 @@ def apply_step(conn: Connection, incident: Incident, move: lifecycle.Step, *, by
         later = [c for s, c in lifecycle.TIMESTAMP_COLUMN.items() if s != "received"]
         resets = "".join(f", {c} = NULL" for c in later)
     stamp = "" if move.kind == "reopen" else f", {move.timestamp_column} = :now"
-    conn.execute(text(f"UPDATE incident SET status = :s, updated_at = :now{stamp}{resets} "
-                      "WHERE id = :id"),
-                 {"s": move.to_status, "now": now, "id": incident.id})
+    conn.execute(
+        text(f"UPDATE incident SET status = :s, updated_at = :now{stamp}{resets} WHERE id = :id"),
+        {"s": move.to_status, "now": now, "id": incident.id},
+    )
     unit_status = lifecycle.UNIT_STATUS_FOR.get(move.to_status)
     if unit_status is not None and led_by is None:
-        conn.execute(text("""UPDATE unit SET status = :st WHERE id IN (
+        conn.execute(
+            text("""UPDATE unit SET status = :st WHERE id IN (
             SELECT unit_id FROM assignment WHERE incident_id = :i AND released_at IS NULL)"""),
-            {"st": unit_status, "i": incident.id})
-        stamp_progress(conn, [a.id for a in incident.assignments if a.active],
-                       move.to_status, now)
+            {"st": unit_status, "i": incident.id},
+        )
+        stamp_progress(conn, [a.id for a in incident.assignments if a.active], move.to_status, now)
     released: list[tuple[int, int]] = []
     if move.releases_units:
         released = release_all(conn, incident.id, reason=move.to_status, now=now)
@@ -352,49 +460,83 @@ def apply_step(conn: Connection, incident: Incident, move: lifecycle.Step, *, by
         details.update(unit_id=led_by.id, call_sign=led_by.call_sign)
     if released:
         details["released_unit_ids"] = sorted(unit for _, unit in released)
-    record_event(conn, incident.id, move.kind, by=by, from_status=move.from_status,
-                 to_status=move.to_status, details=details, at=now)
-    events.publish(conn, "incident.updated", {
-        "id": incident.id, "number": incident.number, "status": move.to_status,
-        "priority": incident.priority, "change": move.kind, "from_status": move.from_status})
+    record_event(
+        conn,
+        incident.id,
+        move.kind,
+        by=by,
+        from_status=move.from_status,
+        to_status=move.to_status,
+        details=details,
+        at=now,
+    )
+    events.publish(
+        conn,
+        "incident.updated",
+        {
+            "id": incident.id,
+            "number": incident.number,
+            "status": move.to_status,
+            "priority": incident.priority,
+            "change": move.kind,
+            "from_status": move.from_status,
+        },
+    )
     publish_released(conn, incident.id, released, reason=move.to_status)
 
 
-def release_all(conn: Connection, incident_id: int, *, reason: str,
-                now: datetime) -> list[tuple[int, int]]:
+def release_all(
+    conn: Connection, incident_id: int, *, reason: str, now: datetime
+) -> list[tuple[int, int]]:
     """End every active assignment of the incident and make its units available.
 
     Returns the (assignment id, unit id) pairs released, by assignment id.
     """
-    rows = conn.execute(text("""
+    rows = conn.execute(
+        text("""
         UPDATE assignment SET released_at = :now, release_reason = :reason
         WHERE incident_id = :i AND released_at IS NULL RETURNING id, unit_id"""),
-        {"now": now, "reason": reason, "i": incident_id}).all()
+        {"now": now, "reason": reason, "i": incident_id},
+    ).all()
     if rows:
-        conn.execute(text("UPDATE unit SET status = 'available' WHERE id = ANY(:ids)"),
-                     {"ids": [r.unit_id for r in rows]})
+        conn.execute(
+            text("UPDATE unit SET status = 'available' WHERE id = ANY(:ids)"),
+            {"ids": [r.unit_id for r in rows]},
+        )
     return sorted((int(r.id), int(r.unit_id)) for r in rows)
 
 
-def set_priority(engine: Engine, incident_id: int, *, priority: object, reason: str,
-                 by: User) -> Incident:
+def set_priority(
+    engine: Engine, incident_id: int, *, priority: object, reason: str, by: User
+) -> Incident:
     """A supervisor's override of an incident's priority (a reason is required)."""
     require(by, "override")
     priority = _check_priority(priority)
     reason_text = _clean_text("priority_reason", reason)
     if not reason_text:
-        raise InvalidInput("a reason is required to override the priority",
-                           code="priority_reason_required", details={"field": "reason"})
+        raise InvalidInput(
+            "a reason is required to override the priority",
+            code="priority_reason_required",
+            details={"field": "reason"},
+        )
     with transaction(engine) as conn:
         current = load_incident(conn, incident_id, lock=True)
-        conn.execute(text("""UPDATE incident SET priority = :p, priority_reason = :r,
+        conn.execute(
+            text("""UPDATE incident SET priority = :p, priority_reason = :r,
                              updated_at = now() WHERE id = :id"""),
-                     {"p": priority, "r": reason_text, "id": incident_id})
-        record_event(conn, incident_id, "priority_changed", by=by,
-                     details={"from": current.priority, "to": priority, "reason": reason_text})
+            {"p": priority, "r": reason_text, "id": incident_id},
+        )
+        record_event(
+            conn,
+            incident_id,
+            "priority_changed",
+            by=by,
+            details={"from": current.priority, "to": priority, "reason": reason_text},
+        )
         updated = load_incident(conn, incident_id)
-        publish_incident(conn, "incident.updated", updated, change="priority",
-                         from_priority=current.priority)
+        publish_incident(
+            conn, "incident.updated", updated, change="priority", from_priority=current.priority
+        )
         return updated
 
 
@@ -402,7 +544,14 @@ def timeline(engine: Engine, incident_id: int, *, by: User) -> list[Event]:
     require(by, "read")
     with transaction(engine) as conn:
         load_incident(conn, incident_id)
-        rows = conn.execute(text("""
+        rows = (
+            conn.execute(
+                text("""
             SELECT id, at, actor, kind, from_status, to_status, details FROM incident_event
-            WHERE incident_id = :i ORDER BY at, id"""), {"i": incident_id}).mappings().all()
+            WHERE incident_id = :i ORDER BY at, id"""),
+                {"i": incident_id},
+            )
+            .mappings()
+            .all()
+        )
     return [Event(**r) for r in rows]

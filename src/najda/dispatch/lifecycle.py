@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from najda.errors import Conflict, InvalidInput
 
-STATUSES = ("received", "dispatched", "en_route", "on_scene", "cleared", "closed",
-            "cancelled")
+STATUSES = ("received", "dispatched", "en_route", "on_scene", "cleared", "closed", "cancelled")
 #: statuses in which the incident still needs or holds units
 OPEN_STATUSES = frozenset({"received", "dispatched", "en_route", "on_scene"})
 #: statuses after which the incident's units are released
@@ -82,15 +81,16 @@ def step(current: str, target: str) -> Step:
         the statuses reachable from it.
     """
     if target not in STATUSES:
-        raise InvalidInput(f"unknown status: {target!r}",
-                           details={"status": target, "known": list(STATUSES)})
+        raise InvalidInput(
+            f"unknown status: {target!r}", details={"status": target, "known": list(STATUSES)}
+        )
     allowed = TRANSITIONS.get(current, frozenset())
     if target not in allowed:
         raise Conflict(
             f"cannot move an incident from {current} to {target}",
             code="invalid_transition",
-            details={"current_status": current, "requested": target,
-                     "allowed": sorted(allowed)})
+            details={"current_status": current, "requested": target, "allowed": sorted(allowed)},
+        )
     kind = "reopen" if target == "received" else "transition"
     return Step(from_status=current, to_status=target, kind=kind)
 

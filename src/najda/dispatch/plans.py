@@ -123,8 +123,9 @@ def locate(unit: UnitState, *, now: datetime, max_age_s: float) -> Located | str
     return "no_position"
 
 
-def split_eligible(units: Iterable[UnitState], *, capabilities: set[str], now: datetime,
-                   max_age_s: float) -> tuple[list[Located], list[tuple[UnitState, str]]]:
+def split_eligible(
+    units: Iterable[UnitState], *, capabilities: set[str], now: datetime, max_age_s: float
+) -> tuple[list[Located], list[tuple[UnitState, str]]]:
     """Units with a needed capability, split into eligible and (unit, reason) excluded."""
     eligible: list[Located] = []
     excluded: list[tuple[UnitState, str]] = []
@@ -148,10 +149,14 @@ def is_own(unit: UnitState, incident_jurisdictions: Mapping[int, int]) -> bool:
     return unit.home_jurisdiction_id == incident_jurisdictions.get(unit.agency_id)
 
 
-def fill_plan(requirements: Sequence[Requirement], ranked: Sequence[Ranked], *,
-              policy: Policy = "nearest",
-              incident_jurisdictions: Mapping[int, int] | None = None,
-              excluded: Sequence[tuple[UnitState, str]] = ()) -> PlanFill:
+def fill_plan(
+    requirements: Sequence[Requirement],
+    ranked: Sequence[Ranked],
+    *,
+    policy: Policy = "nearest",
+    incident_jurisdictions: Mapping[int, int] | None = None,
+    excluded: Sequence[tuple[UnitState, str]] = (),
+) -> PlanFill:
     """Fill each requirement, in plan order, with the fastest units not yet used.
 
     ``nearest`` ranks by ETA alone; ``own_first`` takes units of the incident's
@@ -165,20 +170,22 @@ def fill_plan(requirements: Sequence[Requirement], ranked: Sequence[Ranked], *,
     for req in requirements:
         pool = [r for r in ranked if req.capability in r.unit.capabilities]
         fill = RequirementFill(requirement=req)
-        fill.excluded = dict(Counter(reason for unit, reason in excluded
-                                     if req.capability in unit.capabilities))
+        fill.excluded = dict(
+            Counter(reason for unit, reason in excluded if req.capability in unit.capabilities)
+        )
         taken = sum(1 for r in pool if r.unit.unit_id in used)
         if taken:
             fill.excluded["chosen_for_another_requirement"] = taken
-        free = sorted((r for r in pool if r.unit.unit_id not in used),
-                      key=lambda r: _order_key(r, policy, jur))
-        fill.chosen = free[:req.count]
+        free = sorted(
+            (r for r in pool if r.unit.unit_id not in used),
+            key=lambda r: _order_key(r, policy, jur),
+        )
+        fill.chosen = free[: req.count]
         used.update(r.unit.unit_id for r in fill.chosen)
         fills.append(fill)
     return PlanFill(policy=policy, fills=fills)
 
 
-def _order_key(r: Ranked, policy: Policy,
-               jur: Mapping[int, int]) -> tuple[int, float, int]:
+def _order_key(r: Ranked, policy: Policy, jur: Mapping[int, int]) -> tuple[int, float, int]:
     outsider = 0 if policy == "nearest" or is_own(r.unit, jur) else 1
     return (outsider, r.eta_s, r.unit.unit_id)

@@ -42,29 +42,41 @@ class Progress:
 
 
 def _active(conn: Connection, unit_id: int) -> tuple[int, int] | None:
-    row = conn.execute(text("""SELECT id, incident_id FROM assignment
+    row = conn.execute(
+        text("""SELECT id, incident_id FROM assignment
                                WHERE unit_id = :u AND released_at IS NULL"""),
-                       {"u": unit_id}).first()
+        {"u": unit_id},
+    ).first()
     return (int(row.id), int(row.incident_id)) if row else None
 
 
 def _no_assignment(unit: UnitRef, status: str) -> Conflict:
-    return Conflict(f"unit {unit.call_sign} has no incident to be {status} for",
-                    code="no_assignment", details={"unit_id": unit.id})
+    return Conflict(
+        f"unit {unit.call_sign} has no incident to be {status} for",
+        code="no_assignment",
+        details={"unit_id": unit.id},
+    )
 
 
 def _check_unit_step(current: str, target: str) -> bool:
     """Whether the unit moves (False: it is there already); 409 when it would go back."""
     if current not in lifecycle.UNIT_PROGRESS:
-        raise Conflict(f"a unit that is {current} cannot report {target}",
-                       code="invalid_transition",
-                       details={"current_status": current, "requested": target})
+        raise Conflict(
+            f"a unit that is {current} cannot report {target}",
+            code="invalid_transition",
+            details={"current_status": current, "requested": target},
+        )
     order = lifecycle.UNIT_PROGRESS.index
     if order(current) > order(target):
-        raise Conflict(f"cannot move a unit from {current} back to {target}",
-                       code="invalid_transition",
-                       details={"current_status": current, "requested": target,
-                                "allowed": list(lifecycle.UNIT_PROGRESS[order(current):])})
+        raise Conflict(
+            f"cannot move a unit from {current} back to {target}",
+            code="invalid_transition",
+            details={
+                "current_status": current,
+                "requested": target,
+                "allowed": list(lifecycle.UNIT_PROGRESS[order(current) :]),
+            },
+        )
     return current != target
 
 
@@ -77,8 +89,10 @@ def report_progress(engine: Engine, unit: UnitRef, status: str, *, by: User) -> 
     """Move ``unit`` (and, if it is the first to get there, its incident) to ``status``."""
     require(by, "dispatch")
     if status not in REPORTABLE:
-        raise InvalidInput(f"a unit reports one of {', '.join(REPORTABLE)}",
-                           details={"field": "status", "known": list(REPORTABLE)})
+        raise InvalidInput(
+            f"a unit reports one of {', '.join(REPORTABLE)}",
+            details={"field": "status", "known": list(REPORTABLE)},
+        )
     with transaction(engine) as conn:
         held = _active(conn, unit.id)
         if held is None:
@@ -88,21 +102,27 @@ def report_progress(engine: Engine, unit: UnitRef, status: str, *, by: User) -> 
         held = _active(conn, unit.id)
         if held is None or held[1] != incident.id:
             raise _no_assignment(unit, status)
-        current = str(conn.execute(text("SELECT status FROM unit WHERE id = :u"),
-                                   {"u": unit.id}).scalar_one())
+        current = str(
+            conn.execute(text("SELECT status FROM unit WHERE id = :u"), {"u": unit.id}).scalar_one()
+        )
         if not _check_unit_step(current, status):
             return Progress(unit.id, current, incident.id, incident.status, False)
         now = utcnow()
-        conn.execute(text("UPDATE unit SET status = :s WHERE id = :u"),
-                     {"s": status, "u": unit.id})
+        conn.execute(text("UPDATE unit SET status = :s WHERE id = :u"), {"s": status, "u": unit.id})
         stamp_progress(conn, [held[0]], status, now)
         if _incident_follows(incident, status):
-            apply_step(conn, incident, lifecycle.step(incident.status, status), by=by,
-                       led_by=unit, at=now)
+            apply_step(
+                conn, incident, lifecycle.step(incident.status, status), by=by, led_by=unit, at=now
+            )
             incident_status = status
         else:
-            record_event(conn, incident.id, "unit_status", by=by, at=now,
-                         details={"unit_id": unit.id, "call_sign": unit.call_sign,
-                                  "status": status})
+            record_event(
+                conn,
+                incident.id,
+                "unit_status",
+                by=by,
+                at=now,
+                details={"unit_id": unit.id, "call_sign": unit.call_sign, "status": status},
+            )
             incident_status = incident.status
         return Progress(unit.id, status, incident.id, incident_status, True)

@@ -53,22 +53,31 @@ def outstanding(incident: Incident) -> list[Requirement]:
     return out
 
 
-def recommend(engine: Engine, incident_id: int, *, by: User, graphs: GraphSource,
-              max_age_s: float, policy: str = "nearest",
-              now: datetime | None = None) -> Recommendation:
+def recommend(
+    engine: Engine,
+    incident_id: int,
+    *,
+    by: User,
+    graphs: GraphSource,
+    max_age_s: float,
+    policy: str = "nearest",
+    now: datetime | None = None,
+) -> Recommendation:
     """Fill the incident's outstanding plan with the fastest eligible units."""
     require(by, "read")
     if policy not in POLICIES:
-        raise InvalidInput(f"unknown policy: {policy}",
-                           details={"parameter": "policy", "known": list(POLICIES)})
+        raise InvalidInput(
+            f"unknown policy: {policy}", details={"parameter": "policy", "known": list(POLICIES)}
+        )
     now = now or utcnow()
     with transaction(engine) as conn:
         incident = load_incident(conn, incident_id)
         requirements = outstanding(incident)
         capabilities = {r.capability for r in requirements}
         units = unit_states(conn, capabilities=capabilities) if capabilities else []
-    eligible, excluded = split_eligible(units, capabilities=capabilities, now=now,
-                                        max_age_s=max_age_s)
+    eligible, excluded = split_eligible(
+        units, capabilities=capabilities, now=now, max_age_s=max_age_s
+    )
     ranked: list[Ranked] = []
     unreachable: list[tuple[UnitState, str]] = []
     chosen_policy: Policy = "own_first" if policy == "own_first" else "nearest"
@@ -76,18 +85,28 @@ def recommend(engine: Engine, incident_id: int, *, by: User, graphs: GraphSource
     if eligible:
         graph = road_graph(graphs, engine, incident.region_code)
         # bounded: only as many units are ranked as filling the plan needs
-        ranked, unreachable = rank_located(graph, (incident.lon, incident.lat), eligible,
-                                           at=now, requirements=requirements,
-                                           policy=chosen_policy,
-                                           incident_jurisdictions=jurisdictions)
-    plan = fill_plan(requirements, ranked, policy=chosen_policy,
-                     incident_jurisdictions=jurisdictions,
-                     excluded=[*excluded, *unreachable])
+        ranked, unreachable = rank_located(
+            graph,
+            (incident.lon, incident.lat),
+            eligible,
+            at=now,
+            requirements=requirements,
+            policy=chosen_policy,
+            incident_jurisdictions=jurisdictions,
+        )
+    plan = fill_plan(
+        requirements,
+        ranked,
+        policy=chosen_policy,
+        incident_jurisdictions=jurisdictions,
+        excluded=[*excluded, *unreachable],
+    )
     return Recommendation(incident=incident, plan=plan)
 
 
-def estimate_units(engine: Engine, graphs: GraphSource, incident: Incident,
-                   unit_ids: list[int]) -> dict[int, Estimate]:
+def estimate_units(
+    engine: Engine, graphs: GraphSource, incident: Incident, unit_ids: list[int]
+) -> dict[int, Estimate]:
     """Predicted ETA, distance and route of the named units (for their assignment).
 
     A unit is routed from its last fix, else its station; one that cannot be routed
@@ -99,12 +118,17 @@ def estimate_units(engine: Engine, graphs: GraphSource, incident: Incident,
     for u in units:
         position = u.last_position or u.station_position
         if position is not None:
-            source = "station" if u.last_position is None else (
-                "gps" if u.last_fix_at is not None else "posted")
+            source = (
+                "station"
+                if u.last_position is None
+                else ("gps" if u.last_fix_at is not None else "posted")
+            )
             located.append(Located(u, position, source))  # type: ignore[arg-type]
     if not located:
         return {}
     graph = road_graph(graphs, engine, incident.region_code)
     ranked, _ = rank_located(graph, (incident.lon, incident.lat), located)
-    return {r.unit.unit_id: Estimate(eta_s=r.eta_s, distance_m=r.distance_m, route=r.route)
-            for r in ranked}
+    return {
+        r.unit.unit_id: Estimate(eta_s=r.eta_s, distance_m=r.distance_m, route=r.route)
+        for r in ranked
+    }

@@ -63,12 +63,10 @@ def translate_integrity_error(exc: IntegrityError) -> NajdaError:
     if name == ACTIVE_ASSIGNMENT_INDEX:
         match = re.search(r"\(unit_id\)=\((\d+)\)", _detail(exc))
         unit_id = int(match.group(1)) if match else None
-        return UnitBusy("the unit is already assigned to an incident",
-                        details={"unit_id": unit_id})
+        return UnitBusy("the unit is already assigned to an incident", details={"unit_id": unit_id})
     if name == "app_user_username_key":
         return Conflict("a user with this name exists", code="user_exists")
     if name.endswith("_check") or name.endswith("_known") or name.endswith("_range"):
-        return InvalidInput("a value is out of its allowed range",
-                            details={"constraint": name})
+        return InvalidInput("a value is out of its allowed range", details={"constraint": name})
     log.warning("integrity error %s: %s", name, _detail(exc))
     return Conflict("the change conflicts with stored data", details={"constraint": name})

@@ -32,8 +32,11 @@ def road_graph(graphs: GraphSource, engine: Engine, region: str) -> Any:
     try:
         return graphs.get(engine, region)
     except NotFound as exc:
-        raise Unprocessable(f"region {region} has no road network to route on",
-                            code="no_road_graph", details={"region": region}) from exc
+        raise Unprocessable(
+            f"region {region} has no road network to route on",
+            code="no_road_graph",
+            details={"region": region},
+        ) from exc
 
 
 class RouteCoords(Sequence[tuple[float, float]]):
@@ -75,10 +78,13 @@ class RouteCoords(Sequence[tuple[float, float]]):
         return f"RouteCoords({self._list()!r})"
 
 
-def plan_quotas(requirements: Sequence[Requirement], located: Sequence[Located], *,
-                policy: Policy = "nearest",
-                incident_jurisdictions: Mapping[int, int] | None = None,
-                ) -> list[Quota]:
+def plan_quotas(
+    requirements: Sequence[Requirement],
+    located: Sequence[Located],
+    *,
+    policy: Policy = "nearest",
+    incident_jurisdictions: Mapping[int, int] | None = None,
+) -> list[Quota]:
     """Stop conditions under which ranking only part of ``located`` fills the plan
     exactly as ranking all of them would (see :func:`rank_located`).
 
@@ -108,12 +114,16 @@ def plan_quotas(requirements: Sequence[Requirement], located: Sequence[Located],
     return quotas
 
 
-def rank_located(graph: Any, point: tuple[float, float], located: Sequence[Located], *,
-                 at: datetime | None = None,
-                 requirements: Sequence[Requirement] | None = None,
-                 policy: Policy = "nearest",
-                 incident_jurisdictions: Mapping[int, int] | None = None,
-                 ) -> tuple[list[Ranked], list[tuple[UnitState, str]]]:
+def rank_located(
+    graph: Any,
+    point: tuple[float, float],
+    located: Sequence[Located],
+    *,
+    at: datetime | None = None,
+    requirements: Sequence[Requirement] | None = None,
+    policy: Policy = "nearest",
+    incident_jurisdictions: Mapping[int, int] | None = None,
+) -> tuple[list[Ranked], list[tuple[UnitState, str]]]:
     """Located units by ETA to ``point`` (best first), and those that cannot come.
 
     Without ``requirements`` every located unit that can come is ranked. With them (the
@@ -128,16 +138,29 @@ def rank_located(graph: Any, point: tuple[float, float], located: Sequence[Locat
     if not located:
         return [], []
     by_id = {item.unit.unit_id: item for item in located}
-    positions = [UnitPosition(id=i, lon=item.position[0], lat=item.position[1])
-                 for i, item in by_id.items()]
+    positions = [
+        UnitPosition(id=i, lon=item.position[0], lat=item.position[1]) for i, item in by_id.items()
+    ]
     quotas = None
     if requirements is not None:
-        quotas = plan_quotas(requirements, list(by_id.values()), policy=policy,
-                             incident_jurisdictions=incident_jurisdictions)
+        quotas = plan_quotas(
+            requirements,
+            list(by_id.values()),
+            policy=policy,
+            incident_jurisdictions=incident_jurisdictions,
+        )
     ranking = rank_units(graph, point, positions, len(positions), at=at, quotas=quotas)
-    ranked = [Ranked(located=by_id[r.unit_id], eta_s=r.eta_s, distance_m=r.distance_m,
-                     route=RouteCoords(r.route), snap_distance_m=r.snap_distance_m)
-              for r in ranking.ranked]
-    excluded: list[tuple[UnitState, str]] = [(by_id[e.unit_id].unit, str(e.reason))
-                                             for e in ranking.excluded]
+    ranked = [
+        Ranked(
+            located=by_id[r.unit_id],
+            eta_s=r.eta_s,
+            distance_m=r.distance_m,
+            route=RouteCoords(r.route),
+            snap_distance_m=r.snap_distance_m,
+        )
+        for r in ranking.ranked
+    ]
+    excluded: list[tuple[UnitState, str]] = [
+        (by_id[e.unit_id].unit, str(e.reason)) for e in ranking.excluded
+    ]
     return ranked, excluded

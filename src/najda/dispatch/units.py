@@ -39,16 +39,26 @@ def _point(lon: float | None, lat: float | None) -> tuple[float, float] | None:
 
 def _state(row: Any) -> UnitState:
     return UnitState(
-        unit_id=row.id, call_sign=row.call_sign, agency_id=row.agency_id,
-        agency_code=row.agency_code, unit_type=row.unit_type,
-        capabilities=frozenset(row.capabilities or ()), status=row.status,
-        last_position=_point(row.fix_lon, row.fix_lat), last_fix_at=row.last_fix_at,
+        unit_id=row.id,
+        call_sign=row.call_sign,
+        agency_id=row.agency_id,
+        agency_code=row.agency_code,
+        unit_type=row.unit_type,
+        capabilities=frozenset(row.capabilities or ()),
+        status=row.status,
+        last_position=_point(row.fix_lon, row.fix_lat),
+        last_fix_at=row.last_fix_at,
         station_position=_point(row.st_lon, row.st_lat),
-        home_jurisdiction_id=row.home_jurisdiction_id)
+        home_jurisdiction_id=row.home_jurisdiction_id,
+    )
 
 
-def unit_states(conn: Connection, *, capabilities: Iterable[str] | None = None,
-                unit_ids: Iterable[int] | None = None) -> list[UnitState]:
+def unit_states(
+    conn: Connection,
+    *,
+    capabilities: Iterable[str] | None = None,
+    unit_ids: Iterable[int] | None = None,
+) -> list[UnitState]:
     """Units having any of ``capabilities`` (or exactly ``unit_ids``), by id.
 
     A unit's home jurisdiction is its agency's jurisdiction covering its home station
@@ -74,18 +84,34 @@ class UnitListing:
     incident: dict[str, Any] | None
 
 
-def list_units(engine: Engine, *, by: User, max_age_s: float, status: str | None = None,
-               agency: str | None = None, now: datetime | None = None) -> list[UnitListing]:
+def list_units(
+    engine: Engine,
+    *,
+    by: User,
+    max_age_s: float,
+    status: str | None = None,
+    agency: str | None = None,
+    now: datetime | None = None,
+) -> list[UnitListing]:
     """Every unit with its status, position, staleness and the incident it serves."""
     require(by, "read")
-    if status is not None and status not in ("available", "dispatched", "en_route",
-                                             "on_scene", "returning", "out_of_service"):
+    if status is not None and status not in (
+        "available",
+        "dispatched",
+        "en_route",
+        "on_scene",
+        "returning",
+        "out_of_service",
+    ):
         raise InvalidInput(f"unknown unit status: {status}", details={"parameter": "status"})
     now = now or utcnow()
     with transaction(engine) as conn:
-        states = [s for s in unit_states(conn)
-                  if (status is None or s.status == status)
-                  and (agency is None or s.agency_code == agency)]
+        states = [
+            s
+            for s in unit_states(conn)
+            if (status is None or s.status == status)
+            and (agency is None or s.agency_code == agency)
+        ]
         extra = _unit_extras(conn)
     out = []
     for s in states:
@@ -96,32 +122,46 @@ def list_units(engine: Engine, *, by: User, max_age_s: float, status: str | None
 
 
 def _unit_extras(conn: Connection) -> dict[int, tuple[str | None, dict[str, Any] | None]]:
-    rows = conn.execute(text("""
+    rows = conn.execute(
+        text("""
         SELECT u.id, s.code AS station_code, i.id AS incident_id, i.number
         FROM unit u LEFT JOIN station s ON s.id = u.station_id
         LEFT JOIN assignment x ON x.unit_id = u.id AND x.released_at IS NULL
-        LEFT JOIN incident i ON i.id = x.incident_id""")).all()
-    return {r.id: (r.station_code,
-                   {"id": r.incident_id, "number": r.number} if r.incident_id else None)
-            for r in rows}
+        LEFT JOIN incident i ON i.id = x.incident_id""")
+    ).all()
+    return {
+        r.id: (r.station_code, {"id": r.incident_id, "number": r.number} if r.incident_id else None)
+        for r in rows
+    }
 
 
-def jurisdictions_geojson(engine: Engine, *, by: User, region: str | None = None,
-                          agency: str | None = None) -> dict[str, Any]:
+def jurisdictions_geojson(
+    engine: Engine, *, by: User, region: str | None = None, agency: str | None = None
+) -> dict[str, Any]:
     """Agency jurisdictions as a GeoJSON FeatureCollection."""
     require(by, "read")
     with transaction(engine) as conn:
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             SELECT j.id, j.code, j.name_en, j.name_ar, a.code AS agency, a.color,
                    r.code AS region, ST_AsGeoJSON(j.geom, 6) AS geometry
             FROM jurisdiction j JOIN agency a ON a.id = j.agency_id
             JOIN region r ON r.id = j.region_id
             WHERE (CAST(:region AS text) IS NULL OR r.code = :region)
               AND (CAST(:agency AS text) IS NULL OR a.code = :agency)
-            ORDER BY a.code, j.code"""), {"region": region, "agency": agency}).mappings()
-        features = [{"type": "Feature", "id": r["id"],
-                     "geometry": json.loads(r["geometry"]),
-                     "properties": {k: r[k] for k in ("id", "code", "name_en", "name_ar",
-                                                      "agency", "color", "region")}}
-                    for r in rows]
+            ORDER BY a.code, j.code"""),
+            {"region": region, "agency": agency},
+        ).mappings()
+        features = [
+            {
+                "type": "Feature",
+                "id": r["id"],
+                "geometry": json.loads(r["geometry"]),
+                "properties": {
+                    k: r[k]
+                    for k in ("id", "code", "name_en", "name_ar", "agency", "color", "region")
+                },
+            }
+            for r in rows
+        ]
     return {"type": "FeatureCollection", "features": features}

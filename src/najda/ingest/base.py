@@ -54,15 +54,28 @@ class ImportReport:
         return asdict(self)
 
 
-def progress(iterable: Iterable[T], *, desc: str, total: int | None = None,
-             unit: str = "it", enabled: bool | None = None) -> Iterator[T]:
+def progress(
+    iterable: Iterable[T],
+    *,
+    desc: str,
+    total: int | None = None,
+    unit: str = "it",
+    enabled: bool | None = None,
+) -> Iterator[T]:
     """A tqdm progress bar on stderr, quiet when not a terminal unless NAJDA_PROGRESS=1."""
     from tqdm import tqdm
 
     if enabled is None:
         enabled = sys.stderr.isatty() or os.environ.get("NAJDA_PROGRESS") == "1"
-    yield from tqdm(iterable, desc=desc, total=total, unit=unit, disable=not enabled,
-                    leave=False, mininterval=0.5)
+    yield from tqdm(
+        iterable,
+        desc=desc,
+        total=total,
+        unit=unit,
+        disable=not enabled,
+        leave=False,
+        mininterval=0.5,
+    )
 
 
 def require_file(path: str | Path) -> Path:
@@ -77,9 +90,15 @@ def require_file(path: str | Path) -> Path:
     return p
 
 
-def ensure_region(conn: Connection, code: str, *, name_en: str | None = None,
-                  name_ar: str | None = None, timezone: str | None = None,
-                  incident_prefix: str | None = None) -> int:
+def ensure_region(
+    conn: Connection,
+    code: str,
+    *,
+    name_en: str | None = None,
+    name_ar: str | None = None,
+    timezone: str | None = None,
+    incident_prefix: str | None = None,
+) -> int:
     """Id of region ``code``, creating it (or updating the names given) as needed."""
     row = conn.execute(
         text("""
@@ -92,8 +111,15 @@ def ensure_region(conn: Connection, code: str, *, name_en: str | None = None,
               incident_prefix = coalesce(:prefix, region.incident_prefix)
             RETURNING id
         """),
-        {"code": code, "en": name_en or code, "ar": name_ar or name_en or code,
-         "en_set": name_en, "ar_set": name_ar, "tz": timezone, "prefix": incident_prefix},
+        {
+            "code": code,
+            "en": name_en or code,
+            "ar": name_ar or name_en or code,
+            "en_set": name_en,
+            "ar_set": name_ar,
+            "tz": timezone,
+            "prefix": incident_prefix,
+        },
     ).one()
     return int(row[0])
 
@@ -126,10 +152,21 @@ def replace_layer(engine: Engine, report: ImportReport) -> Iterator[Connection]:
                   skipped_count = EXCLUDED.skipped_count, details = EXCLUDED.details,
                   imported_at = now()
             """),
-            {"rid": rid, "layer": report.layer, "source": report.source,
-             "n": report.imported, "skipped": report.skipped,
-             "details": json.dumps({"reasons": report.reasons, "repaired": report.repaired,
-                                    **_jsonable(report.extra)}, ensure_ascii=False)},
+            {
+                "rid": rid,
+                "layer": report.layer,
+                "source": report.source,
+                "n": report.imported,
+                "skipped": report.skipped,
+                "details": json.dumps(
+                    {
+                        "reasons": report.reasons,
+                        "repaired": report.repaired,
+                        **_jsonable(report.extra),
+                    },
+                    ensure_ascii=False,
+                ),
+            },
         )
 
 
@@ -144,8 +181,9 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def copy_rows(conn: Connection, table: str, columns: list[str],
-              rows: Iterable[tuple[Any, ...]]) -> int:
+def copy_rows(
+    conn: Connection, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]
+) -> int:
     """Bulk-insert with PostgreSQL COPY; geometry columns take hex EWKB or EWKT text."""
     raw = conn.connection.driver_connection
     if raw is None:

@@ -77,10 +77,16 @@ class Feature:
     name_ar_from_en: bool = False
 
 
-def import_boundaries(engine: Engine, region: str, path: str | Path, *,
-                      layer: str = "governorates", agency: str | None = None,
-                      fields: dict[str, str] | None = None,
-                      progress: bool | None = None) -> ImportReport:
+def import_boundaries(
+    engine: Engine,
+    region: str,
+    path: str | Path,
+    *,
+    layer: str = "governorates",
+    agency: str | None = None,
+    fields: dict[str, str] | None = None,
+    progress: bool | None = None,
+) -> ImportReport:
     """Import one boundary or place layer of ``region`` from a vector file.
 
     Parameters
@@ -119,8 +125,9 @@ def import_boundaries(engine: Engine, region: str, path: str | Path, *,
     layer_name = f"jurisdictions:{agency}" if layer == "jurisdictions" else layer
     report = ImportReport(layer=layer_name, region=region, source=str(path))
     frame = read_vector(path, report=report)
-    features = prepare_features(frame, layer=layer, fields=fields, report=report,
-                                source=Path(path).name)
+    features = prepare_features(
+        frame, layer=layer, fields=fields, report=report, source=Path(path).name
+    )
     rows = progress_rows(features, desc=f"{region} {layer_name}", enabled=progress)
     with translate_integrity(layer_name), replace_layer(engine, report) as conn:
         rid = ensure_region(conn, region)
@@ -144,20 +151,24 @@ def read_vector(path: str | Path, *, report: ImportReport | None = None) -> gpd.
         frame = gpd.read_file(file, engine="pyogrio")
     except Exception as exc:  # pyogrio/GDAL raise many types for a bad file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImportFailed(f"cannot read {file.name}: {reason}",
-                           details={"path": str(file)}) from exc
+        raise ImportFailed(
+            f"cannot read {file.name}: {reason}", details={"path": str(file)}
+        ) from exc
     if len(frame) == 0:
         raise ImportFailed(f"no features in {file.name}", details={"path": str(file)})
     return to_wgs84(frame, name=file.name, report=report)
 
 
-def to_wgs84(frame: gpd.GeoDataFrame, *, name: str,
-             report: ImportReport | None = None) -> gpd.GeoDataFrame:
+def to_wgs84(
+    frame: gpd.GeoDataFrame, *, name: str, report: ImportReport | None = None
+) -> gpd.GeoDataFrame:
     """``frame`` in EPSG:4326; a frame without CRS must already be in lon/lat."""
     if frame.crs is None:
         if not _looks_like_lonlat(frame):
-            raise ImportFailed(f"{name} has no CRS and its coordinates are not "
-                               "longitude/latitude: add a .prj or reproject it")
+            raise ImportFailed(
+                f"{name} has no CRS and its coordinates are not "
+                "longitude/latitude: add a .prj or reproject it"
+            )
         if report is not None:
             report.extra["crs"] = "none given, coordinates are lon/lat: EPSG:4326 assumed"
         return frame.set_crs(SRID)
@@ -167,8 +178,9 @@ def to_wgs84(frame: gpd.GeoDataFrame, *, name: str,
         try:
             frame = frame.to_crs(SRID)
         except Exception as exc:
-            raise ImportFailed(f"cannot reproject {name} from {frame.crs} to EPSG:4326: "
-                               f"{exc}") from exc
+            raise ImportFailed(
+                f"cannot reproject {name} from {frame.crs} to EPSG:4326: {exc}"
+            ) from exc
     return frame
 
 
@@ -181,9 +193,14 @@ def _looks_like_lonlat(frame: gpd.GeoDataFrame) -> bool:
 
 
 # -- validating ----------------------------------------------------------------------------
-def prepare_features(frame: gpd.GeoDataFrame, *, layer: str,
-                     fields: dict[str, str] | None, report: ImportReport,
-                     source: str) -> list[Feature]:
+def prepare_features(
+    frame: gpd.GeoDataFrame,
+    *,
+    layer: str,
+    fields: dict[str, str] | None,
+    report: ImportReport,
+    source: str,
+) -> list[Feature]:
     """Validated features of ``frame`` for ``layer``; problems are counted in ``report``.
 
     Raises
@@ -199,8 +216,7 @@ def prepare_features(frame: gpd.GeoDataFrame, *, layer: str,
     seen: set[str] = set()
     fallback = 0
     for position, (_, record) in enumerate(frame.iterrows(), start=1):
-        feature = _feature(record, columns, position=position, polygonal=polygonal,
-                           report=report)
+        feature = _feature(record, columns, position=position, polygonal=polygonal, report=report)
         if feature is None:
             continue
         if feature.code in seen:
@@ -210,8 +226,10 @@ def prepare_features(frame: gpd.GeoDataFrame, *, layer: str,
         fallback += feature.name_ar_from_en
         features.append(feature)
     if not features:
-        raise ImportFailed(f"no usable features in {source} for layer {layer} "
-                           f"({', '.join(f'{k}: {v}' for k, v in report.reasons.items())})")
+        raise ImportFailed(
+            f"no usable features in {source} for layer {layer} "
+            f"({', '.join(f'{k}: {v}' for k, v in report.reasons.items())})"
+        )
     if fallback:
         report.extra["no_arabic_name_english_used"] = fallback
     if columns["code"] is None:
@@ -226,30 +244,38 @@ def _require_polygons(frame: gpd.GeoDataFrame, *, layer: str, source: str) -> No
         raise ImportFailed(f"layer {layer} needs polygons, {source} has {found}")
 
 
-def resolve_fields(columns: Sequence[str],
-                   fields: dict[str, str] | None) -> dict[str, str | None]:
+def resolve_fields(columns: Sequence[str], fields: dict[str, str] | None) -> dict[str, str | None]:
     """Source column for each of our columns (None when the file has none)."""
     by_lower = {c.lower(): c for c in columns if c != "geometry"}
     given = dict(fields or {})
     unknown_targets = sorted(set(given) - set(DEFAULT_FIELDS))
     if unknown_targets:
-        raise ImportFailed(f"unknown target field(s) {', '.join(unknown_targets)}; "
-                           f"use {', '.join(DEFAULT_FIELDS)}")
+        raise ImportFailed(
+            f"unknown target field(s) {', '.join(unknown_targets)}; use {', '.join(DEFAULT_FIELDS)}"
+        )
     resolved: dict[str, str | None] = {}
     for target, candidates in DEFAULT_FIELDS.items():
         if target in given:
             source = by_lower.get(given[target].lower())
             if source is None:
-                raise ImportFailed(f"field {given[target]!r} (for {target}) is not in the "
-                                   f"file; it has {', '.join(sorted(by_lower))}")
+                raise ImportFailed(
+                    f"field {given[target]!r} (for {target}) is not in the "
+                    f"file; it has {', '.join(sorted(by_lower))}"
+                )
             resolved[target] = source
         else:
             resolved[target] = next((by_lower[c] for c in candidates if c in by_lower), None)
     return resolved
 
 
-def _feature(record: Any, columns: dict[str, str | None], *, position: int,
-             polygonal: bool, report: ImportReport) -> Feature | None:
+def _feature(
+    record: Any,
+    columns: dict[str, str | None],
+    *,
+    position: int,
+    polygonal: bool,
+    report: ImportReport,
+) -> Feature | None:
     geom, problem = clean_geometry(record.geometry, polygonal=polygonal)
     if geom is None:
         report.skip(problem or "bad geometry")
@@ -263,18 +289,24 @@ def _feature(record: Any, columns: dict[str, str | None], *, position: int,
     if not name_en and not name_ar:
         report.skip("no name (en or ar)")
         return None
-    population = _population(record.get(columns["population"])) \
-        if columns["population"] else None
+    population = _population(record.get(columns["population"])) if columns["population"] else None
     if problem is not None:  # kept after a repair; problem says why it was needed
         report.repaired += 1
         repairs = report.extra.setdefault("repairs", {})
         repairs[problem] = repairs.get(problem, 0) + 1
-    return Feature(code=code, name_en=name_en or name_ar or "", name_ar=name_ar or name_en or "",
-                   population=population, geom=geom, name_ar_from_en=not name_ar)
+    return Feature(
+        code=code,
+        name_en=name_en or name_ar or "",
+        name_ar=name_ar or name_en or "",
+        population=population,
+        geom=geom,
+        name_ar_from_en=not name_ar,
+    )
 
 
-def clean_geometry(geom: BaseGeometry | None, *,
-                   polygonal: bool) -> tuple[BaseGeometry | None, str | None]:
+def clean_geometry(
+    geom: BaseGeometry | None, *, polygonal: bool
+) -> tuple[BaseGeometry | None, str | None]:
     """A usable 2-D geometry and what was done, or None and the reason it is rejected.
 
     Returns ``(geometry, None)`` when valid, ``(geometry, "repaired (why)")`` after a
@@ -350,40 +382,59 @@ def ewkb(geom: BaseGeometry) -> str:
     return str(shapely.to_wkb(shapely.set_srid(geom, SRID), hex=True, include_srid=True))
 
 
-def progress_rows(features: list[Feature], *, desc: str,
-                  enabled: bool | None) -> Iterable[Feature]:
-    return progress_bar(features, desc=desc, total=len(features), unit="feature",
-                        enabled=enabled)
+def progress_rows(features: list[Feature], *, desc: str, enabled: bool | None) -> Iterable[Feature]:
+    return progress_bar(features, desc=desc, total=len(features), unit="feature", enabled=enabled)
 
 
-def _write(conn: Connection, layer: str, rid: int, agency_id: int | None,
-           features: Iterable[Feature]) -> int:
+def _write(
+    conn: Connection, layer: str, rid: int, agency_id: int | None, features: Iterable[Feature]
+) -> int:
     if layer == "governorates":
         return merge_rows(
-            conn, "governorate", key=("region_id", "code"),
+            conn,
+            "governorate",
+            key=("region_id", "code"),
             columns=("region_id", "code", "name_en", "name_ar", "population", "geom"),
-            rows=((rid, f.code, f.name_en, f.name_ar, f.population, ewkb(f.geom))
-                  for f in features),
-            scope="t.region_id = :rid", params={"rid": rid})
+            rows=(
+                (rid, f.code, f.name_en, f.name_ar, f.population, ewkb(f.geom)) for f in features
+            ),
+            scope="t.region_id = :rid",
+            params={"rid": rid},
+        )
     if layer == "jurisdictions":
         return merge_rows(
-            conn, "jurisdiction", key=("region_id", "agency_id", "code"),
+            conn,
+            "jurisdiction",
+            key=("region_id", "agency_id", "code"),
             columns=("region_id", "agency_id", "code", "name_en", "name_ar", "geom"),
-            rows=((rid, agency_id, f.code, f.name_en, f.name_ar, ewkb(f.geom))
-                  for f in features),
+            rows=((rid, agency_id, f.code, f.name_en, f.name_ar, ewkb(f.geom)) for f in features),
             scope="t.region_id = :rid AND t.agency_id = :aid",
-            params={"rid": rid, "aid": agency_id})
+            params={"rid": rid, "aid": agency_id},
+        )
     kind = PLACE_LAYERS[layer]
     return merge_rows(
-        conn, "place", key=("region_id", "kind", "code"),
+        conn,
+        "place",
+        key=("region_id", "kind", "code"),
         columns=("region_id", "kind", "code", "name_en", "name_ar", "population", "geom"),
-        rows=((rid, kind, f.code, f.name_en, f.name_ar, f.population, ewkb(f.geom))
-              for f in features),
-        scope="t.region_id = :rid AND t.kind = :kind", params={"rid": rid, "kind": kind})
+        rows=(
+            (rid, kind, f.code, f.name_en, f.name_ar, f.population, ewkb(f.geom)) for f in features
+        ),
+        scope="t.region_id = :rid AND t.kind = :kind",
+        params={"rid": rid, "kind": kind},
+    )
 
 
-def merge_rows(conn: Connection, table: str, *, key: Sequence[str], columns: Sequence[str],
-               rows: Iterable[tuple[Any, ...]], scope: str, params: dict[str, Any]) -> int:
+def merge_rows(
+    conn: Connection,
+    table: str,
+    *,
+    key: Sequence[str],
+    columns: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+    scope: str,
+    params: dict[str, Any],
+) -> int:
     """Make the rows of ``table`` within ``scope`` exactly ``rows``, matched on ``key``.
 
     Rows are bulk-copied into a temporary table; rows of the scope whose key is gone are
@@ -393,27 +444,42 @@ def merge_rows(conn: Connection, table: str, *, key: Sequence[str], columns: Seq
     staging = f"_staging_{table}"
     cols = ", ".join(columns)
     conn.execute(text(f"DROP TABLE IF EXISTS {staging}"))
-    conn.execute(text(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
-                      f"SELECT {cols} FROM {table} WITH NO DATA"))
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA"
+        )
+    )
     count = copy_rows(conn, staging, list(columns), rows)
     match = " AND ".join(f"s.{k} = t.{k}" for k in key)
-    conn.execute(text(f"DELETE FROM {table} t WHERE {scope} AND NOT EXISTS "
-                      f"(SELECT 1 FROM {staging} s WHERE {match})"), params)
+    conn.execute(
+        text(
+            f"DELETE FROM {table} t WHERE {scope} AND NOT EXISTS "
+            f"(SELECT 1 FROM {staging} s WHERE {match})"
+        ),
+        params,
+    )
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
-    conn.execute(text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} "
-                      f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"))
+    conn.execute(
+        text(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        )
+    )
     conn.execute(text(f"DROP TABLE {staging}"))
     return count
 
 
 def update_region_geometry(conn: Connection, rid: int) -> None:
     """Set the region's outline to the union of its governorates."""
-    conn.execute(text("""
+    conn.execute(
+        text("""
         UPDATE region SET geom = (
           SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(geom)), 3))
           FROM governorate WHERE region_id = :rid)
         WHERE id = :rid
-    """), {"rid": rid})
+    """),
+        {"rid": rid},
+    )
 
 
 @contextmanager
@@ -432,8 +498,10 @@ def agency_id(conn: Connection, code: str) -> int:
     row = conn.execute(text("SELECT id FROM agency WHERE code = :c"), {"c": code}).first()
     if row is None:
         known = conn.execute(text("SELECT string_agg(code, ', ' ORDER BY code) FROM agency"))
-        raise ImportFailed(f"unknown agency {code!r} (known: {known.scalar() or 'none'}; "
-                           "import the catalogue first)")
+        raise ImportFailed(
+            f"unknown agency {code!r} (known: {known.scalar() or 'none'}; "
+            "import the catalogue first)"
+        )
     return int(row[0])
 
 
@@ -462,32 +530,46 @@ def derive_jurisdictions(engine: Engine, region: str, *, agency: str) -> ImportR
     """
     with engine.connect() as conn:
         aid = agency_id(conn, agency)
-        count = conn.execute(text(
-            "SELECT count(*) FROM governorate g JOIN region r ON r.id = g.region_id "
-            "WHERE r.code = :code"), {"code": region}).scalar_one()
+        count = conn.execute(
+            text(
+                "SELECT count(*) FROM governorate g JOIN region r ON r.id = g.region_id "
+                "WHERE r.code = :code"
+            ),
+            {"code": region},
+        ).scalar_one()
     if not count:
-        raise ImportFailed(f"cannot derive {agency} jurisdictions: region {region} has no "
-                           "governorates")
-    report = ImportReport(layer=f"jurisdictions:{agency}", region=region,
-                          source="derived from governorates")
+        raise ImportFailed(
+            f"cannot derive {agency} jurisdictions: region {region} has no governorates"
+        )
+    report = ImportReport(
+        layer=f"jurisdictions:{agency}", region=region, source="derived from governorates"
+    )
     with translate_integrity(report.layer), replace_layer(engine, report) as conn:
         rid = ensure_region(conn, region)
         conn.execute(text("DROP TABLE IF EXISTS _staging_jurisdiction"))
-        conn.execute(text("""
+        conn.execute(
+            text("""
             CREATE TEMP TABLE _staging_jurisdiction ON COMMIT DROP AS
             SELECT region_id, CAST(:aid AS integer) AS agency_id, code, name_en, name_ar, geom
             FROM governorate WHERE region_id = :rid
-        """), {"aid": aid, "rid": rid})
-        conn.execute(text("""
+        """),
+            {"aid": aid, "rid": rid},
+        )
+        conn.execute(
+            text("""
             DELETE FROM jurisdiction t WHERE t.region_id = :rid AND t.agency_id = :aid
               AND NOT EXISTS (SELECT 1 FROM _staging_jurisdiction s WHERE s.code = t.code)
-        """), {"aid": aid, "rid": rid})
-        report.imported = conn.execute(text("""
+        """),
+            {"aid": aid, "rid": rid},
+        )
+        report.imported = conn.execute(
+            text("""
             INSERT INTO jurisdiction (region_id, agency_id, code, name_en, name_ar, geom)
             SELECT region_id, agency_id, code, name_en, name_ar, geom FROM _staging_jurisdiction
             ON CONFLICT (region_id, agency_id, code) DO UPDATE SET
               name_en = EXCLUDED.name_en, name_ar = EXCLUDED.name_ar, geom = EXCLUDED.geom
-        """)).rowcount
+        """)
+        ).rowcount
         conn.execute(text("DROP TABLE _staging_jurisdiction"))
     report.extra["derived"] = "one per governorate (no real agency areas available)"
     return report

@@ -103,8 +103,9 @@ def load_catalogue(catalogue_dir: str | Path) -> Catalogue:
     folder = Path(catalogue_dir)
     files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
     if not files:
-        raise ImportFailed(f"no catalogue files (*.toml) in {folder}",
-                           details={"path": str(folder)})
+        raise ImportFailed(
+            f"no catalogue files (*.toml) in {folder}", details={"path": str(folder)}
+        )
     catalogue = Catalogue()
     for path in files:
         for section, rows in _read_toml(path).items():
@@ -117,16 +118,22 @@ def _read_toml(path: Path) -> dict[str, list[dict[str, Any]]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ImportFailed(f"cannot read catalogue file {path.name}: {exc}",
-                           details={"path": str(path)}) from exc
+        raise ImportFailed(
+            f"cannot read catalogue file {path.name}: {exc}", details={"path": str(path)}
+        ) from exc
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
-        raise ImportFailed(f"{path.name}: unknown section(s) {', '.join(unknown)}; "
-                           f"expected {', '.join(_SECTIONS)}", details={"path": str(path)})
+        raise ImportFailed(
+            f"{path.name}: unknown section(s) {', '.join(unknown)}; "
+            f"expected {', '.join(_SECTIONS)}",
+            details={"path": str(path)},
+        )
     for section, rows in data.items():
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ImportFailed(f"{path.name}: [{section}] must be an array of tables "
-                               f"([[{section}]])", details={"path": str(path)})
+            raise ImportFailed(
+                f"{path.name}: [{section}] must be an array of tables ([[{section}]])",
+                details={"path": str(path)},
+            )
     return data
 
 
@@ -147,10 +154,14 @@ def _check_row(section: str, row: dict[str, Any], path: Path) -> dict[str, Any]:
         raise ImportFailed(f"{where}: color must look like #1a2b3c")
     if section == "incident_type":
         priority = row["priority"]
-        if isinstance(priority, bool) or not isinstance(priority, int) \
-                or priority not in PRIORITIES:
-            raise ImportFailed(f"{where}: priority must be an integer from 1 (most urgent) "
-                               f"to 5, not {priority!r}")
+        if (
+            isinstance(priority, bool)
+            or not isinstance(priority, int)
+            or priority not in PRIORITIES
+        ):
+            raise ImportFailed(
+                f"{where}: priority must be an integer from 1 (most urgent) to 5, not {priority!r}"
+            )
     return row
 
 
@@ -183,8 +194,9 @@ def _check_unit_type(row: dict[str, Any], agencies: set[str], capabilities: set[
         raise ImportFailed(f"{where}: unknown capability {', '.join(unknown)}")
 
 
-def _check_incident_type(row: dict[str, Any], categories: set[str], capabilities: set[str],
-                         provided: set[str]) -> None:
+def _check_incident_type(
+    row: dict[str, Any], categories: set[str], capabilities: set[str], provided: set[str]
+) -> None:
     where = f"incident_type {row['code']!r}"
     if row["category"] not in categories:
         raise ImportFailed(f"{where}: unknown category {row['category']!r}")
@@ -210,23 +222,30 @@ def _check_incident_type(row: dict[str, Any], categories: set[str], capabilities
 # -- writing -------------------------------------------------------------------------------
 def _upsert_all(conn: Connection, catalogue: Catalogue, report: ImportReport) -> None:
     for row in catalogue.agency:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO agency (code, name_en, name_ar, color)
             VALUES (:code, :name_en, :name_ar, :color)
             ON CONFLICT (code) DO UPDATE SET name_en = EXCLUDED.name_en,
               name_ar = EXCLUDED.name_ar, color = EXCLUDED.color
-        """), {**row, "color": row.get("color", "#555555")})
+        """),
+            {**row, "color": row.get("color", "#555555")},
+        )
     for row in catalogue.unit_type:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO unit_type (code, agency_id, name_en, name_ar, capabilities)
             VALUES (:code, (SELECT id FROM agency WHERE code = :agency), :name_en, :name_ar,
                     :capabilities)
             ON CONFLICT (code) DO UPDATE SET agency_id = EXCLUDED.agency_id,
               name_en = EXCLUDED.name_en, name_ar = EXCLUDED.name_ar,
               capabilities = EXCLUDED.capabilities
-        """), row)
+        """),
+            row,
+        )
     for row in catalogue.incident_type:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO incident_type (code, category, name_en, name_ar, default_priority,
                                        response_plan)
             VALUES (:code, :category, :name_en, :name_ar, :priority, CAST(:plan AS jsonb))
@@ -234,35 +253,51 @@ def _upsert_all(conn: Connection, catalogue: Catalogue, report: ImportReport) ->
               name_en = EXCLUDED.name_en, name_ar = EXCLUDED.name_ar,
               default_priority = EXCLUDED.default_priority,
               response_plan = EXCLUDED.response_plan
-        """), {**row, "plan": json.dumps(row["plan"])})
+        """),
+            {**row, "plan": json.dumps(row["plan"])},
+        )
     kept: dict[str, list[str]] = {}
     # children before parents, so a stale unit type does not keep its agency in use
-    for table, section in (("incident_type", "incident_type"), ("unit_type", "unit_type"),
-                           ("agency", "agency")):
+    for table, section in (
+        ("incident_type", "incident_type"),
+        ("unit_type", "unit_type"),
+        ("agency", "agency"),
+    ):
         kept_here = _delete_stale(conn, table, catalogue.codes(section))
         if kept_here:
             kept[table] = kept_here
-    report.imported = len(catalogue.agency) + len(catalogue.unit_type) \
-        + len(catalogue.incident_type)
-    report.extra.update({"agencies": len(catalogue.agency),
-                         "unit_types": len(catalogue.unit_type),
-                         "incident_types": len(catalogue.incident_type),
-                         "capabilities": len(catalogue.capability)})
+    report.imported = (
+        len(catalogue.agency) + len(catalogue.unit_type) + len(catalogue.incident_type)
+    )
+    report.extra.update(
+        {
+            "agencies": len(catalogue.agency),
+            "unit_types": len(catalogue.unit_type),
+            "incident_types": len(catalogue.incident_type),
+            "capabilities": len(catalogue.capability),
+        }
+    )
     if kept:
         report.extra["kept_in_use"] = kept
 
 
 def _delete_stale(conn: Connection, table: str, codes: set[str]) -> list[str]:
     """Delete rows of ``table`` whose code is not in ``codes``; keep those in use."""
-    stale = conn.execute(text(f"SELECT id, code FROM {table} WHERE NOT (code = ANY(:codes))"),
-                         {"codes": sorted(codes)}).all()
+    stale = conn.execute(
+        text(f"SELECT id, code FROM {table} WHERE NOT (code = ANY(:codes))"),
+        {"codes": sorted(codes)},
+    ).all()
     if not stale:
         return []
     references = _referencing_columns(conn, table)
     kept: list[str] = []
     for row_id, code in stale:
-        if any(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {ref} WHERE {col} = :id)"),
-                            {"id": row_id}).scalar_one() for ref, col in references):
+        if any(
+            conn.execute(
+                text(f"SELECT EXISTS (SELECT 1 FROM {ref} WHERE {col} = :id)"), {"id": row_id}
+            ).scalar_one()
+            for ref, col in references
+        ):
             kept.append(code)
         else:
             conn.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": row_id})
@@ -275,10 +310,13 @@ def _referencing_columns(conn: Connection, table: str) -> list[tuple[str, str]]:
     Read from the catalog so that tables added by later migrations (incidents, ...) are
     respected without changing this module.
     """
-    rows = conn.execute(text("""
+    rows = conn.execute(
+        text("""
         SELECT c.conrelid::regclass::text, quote_ident(a.attname)
         FROM pg_constraint c
         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
         WHERE c.contype = 'f' AND c.confrelid = CAST(:t AS regclass)
-    """), {"t": table}).all()
+    """),
+        {"t": table},
+    ).all()
     return [(str(r[0]), str(r[1])) for r in rows]

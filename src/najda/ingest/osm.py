@@ -53,8 +53,12 @@ class OsmWay:
     node_ids: np.ndarray | None = None
 
 
-def read_ways(path: str | Path, *, progress: bool | None = None,
-              skipped: MutableMapping[str, int] | None = None) -> list[OsmWay]:
+def read_ways(
+    path: str | Path,
+    *,
+    progress: bool | None = None,
+    skipped: MutableMapping[str, int] | None = None,
+) -> list[OsmWay]:
     """Ways with a ``highway`` tag from a file, the format chosen by its suffix.
 
     Parameters
@@ -79,7 +83,9 @@ def read_ways(path: str | Path, *, progress: bool | None = None,
         return read_geojson_ways(p, progress=progress, skipped=skipped)
     raise ImportFailed(
         f"unknown road file format {p.suffix or '(no suffix)'!r}: use .pbf, .osm, .xml, "
-        f".geojson or .json", details={"path": str(p)})
+        f".geojson or .json",
+        details={"path": str(p)},
+    )
 
 
 def osm_format(path: Path) -> str | None:
@@ -95,8 +101,12 @@ def osm_format(path: Path) -> str | None:
 
 
 # -- OSM PBF / XML -------------------------------------------------------------------------
-def read_osm_file(path: str | Path, *, progress: bool | None = None,
-                  skipped: MutableMapping[str, int] | None = None) -> list[OsmWay]:
+def read_osm_file(
+    path: str | Path,
+    *,
+    progress: bool | None = None,
+    skipped: MutableMapping[str, int] | None = None,
+) -> list[OsmWay]:
     """Ways with a ``highway`` tag from an OSM PBF or XML file, with node locations.
 
     A way whose nodes are partly missing from the file (cut at the edge of an extract)
@@ -110,37 +120,47 @@ def read_osm_file(path: str | Path, *, progress: bool | None = None,
     p = Path(path)
     fmt = osm_format(p)
     if fmt is None:
-        raise ImportFailed(f"not an OSM PBF or XML file name: {p.name}",
-                           details={"path": str(p)})
+        raise ImportFailed(f"not an OSM PBF or XML file name: {p.name}", details={"path": str(p)})
     counts = skipped if skipped is not None else {}
     try:
-        return [w for obj in progress_bar(_highway_ways(p, fmt), desc="reading ways",
-                                          unit="way", enabled=progress)
-                for w in _located_runs(obj, counts)]
+        return [
+            w
+            for obj in progress_bar(
+                _highway_ways(p, fmt), desc="reading ways", unit="way", enabled=progress
+            )
+            for w in _located_runs(obj, counts)
+        ]
     except (RuntimeError, ValueError, OSError) as exc:
         kind = "PBF" if fmt == "pbf" else "XML"
-        raise ImportFailed(f"cannot read {p.name} as OSM {kind}: "
-                           f"{_first_line(exc)}", details={"path": str(p)}) from exc
+        raise ImportFailed(
+            f"cannot read {p.name} as OSM {kind}: {_first_line(exc)}", details={"path": str(p)}
+        ) from exc
 
 
 def _highway_ways(path: Path, fmt: str) -> Iterator[Any]:
     import osmium
 
     entities = osmium.osm.NODE | osmium.osm.WAY
-    processor = (osmium.FileProcessor(osmium.io.File(str(path), fmt), entities)
-                 .with_locations()
-                 .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-                 .with_filter(osmium.filter.KeyFilter("highway")))
+    processor = (
+        osmium.FileProcessor(osmium.io.File(str(path), fmt), entities)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    )
     yield from processor
 
 
 def _located_runs(way: Any, skipped: MutableMapping[str, int]) -> Iterator[OsmWay]:
     """The way split into runs of nodes that have a location in the file."""
     refs = np.fromiter((n.ref for n in way.nodes), dtype=np.int64, count=len(way.nodes))
-    valid = np.fromiter((n.location.valid() for n in way.nodes), dtype=bool,
-                        count=len(way.nodes))
-    coords = np.array([(n.lon, n.lat) if ok else (np.nan, np.nan)
-                       for n, ok in zip(way.nodes, valid, strict=True)], dtype=np.float64)
+    valid = np.fromiter((n.location.valid() for n in way.nodes), dtype=bool, count=len(way.nodes))
+    coords = np.array(
+        [
+            (n.lon, n.lat) if ok else (np.nan, np.nan)
+            for n, ok in zip(way.nodes, valid, strict=True)
+        ],
+        dtype=np.float64,
+    )
     tags = {t.k: t.v for t in way.tags}
     if not valid.all():
         _count(skipped, "way_nodes_missing_from_file")
@@ -157,8 +177,12 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 # -- GeoJSON of OSM ways -------------------------------------------------------------------
-def read_geojson_ways(path: str | Path, *, progress: bool | None = None,
-                      skipped: MutableMapping[str, int] | None = None) -> list[OsmWay]:
+def read_geojson_ways(
+    path: str | Path,
+    *,
+    progress: bool | None = None,
+    skipped: MutableMapping[str, int] | None = None,
+) -> list[OsmWay]:
     """Ways from a GeoJSON FeatureCollection of OSM ways (LineString features).
 
     Tags are the feature's properties (and a nested ``tags`` object, as Overpass
@@ -174,13 +198,14 @@ def read_geojson_ways(path: str | Path, *, progress: bool | None = None,
     counts = skipped if skipped is not None else {}
     ways: list[OsmWay] = []
     kinds: dict[str, int] = {}
-    for feature in progress_bar(features, desc="reading ways", unit="way",
-                                enabled=progress):
+    for feature in progress_bar(features, desc="reading ways", unit="way", enabled=progress):
         _collect_feature(feature, ways, counts, kinds)
     if not ways:
         found = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no features"
-        raise ImportFailed(f"{p.name} has no LineString road features ({found})",
-                           details={"path": str(p), "geometry_types": kinds})
+        raise ImportFailed(
+            f"{p.name} has no LineString road features ({found})",
+            details={"path": str(p), "geometry_types": kinds},
+        )
     return ways
 
 
@@ -189,17 +214,26 @@ def _load_features(path: Path) -> list[Any]:
         with path.open("rb") as fh:
             data = json.load(fh)
     except (UnicodeDecodeError, json.JSONDecodeError, OSError) as exc:
-        raise ImportFailed(f"cannot read {path.name} as GeoJSON: {_first_line(exc)}",
-                           details={"path": str(path)}) from exc
-    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" \
-            or not isinstance(data.get("features"), list):
-        raise ImportFailed(f"{path.name} is not a GeoJSON FeatureCollection",
-                           details={"path": str(path)})
+        raise ImportFailed(
+            f"cannot read {path.name} as GeoJSON: {_first_line(exc)}", details={"path": str(path)}
+        ) from exc
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "FeatureCollection"
+        or not isinstance(data.get("features"), list)
+    ):
+        raise ImportFailed(
+            f"{path.name} is not a GeoJSON FeatureCollection", details={"path": str(path)}
+        )
     return data["features"]
 
 
-def _collect_feature(feature: Any, ways: list[OsmWay], skipped: MutableMapping[str, int],
-                     kinds: MutableMapping[str, int]) -> None:
+def _collect_feature(
+    feature: Any,
+    ways: list[OsmWay],
+    skipped: MutableMapping[str, int],
+    kinds: MutableMapping[str, int],
+) -> None:
     geometry = feature.get("geometry") if isinstance(feature, dict) else None
     if not isinstance(geometry, dict):
         geometry = {}
@@ -224,8 +258,11 @@ def _collect_feature(feature: Any, ways: list[OsmWay], skipped: MutableMapping[s
 def _tags_from_properties(props: Mapping[str, Any]) -> dict[str, str]:
     nested = props.get("tags")
     merged = {**props, **nested} if isinstance(nested, dict) else dict(props)
-    return {str(k): _tag_value(v) for k, v in merged.items()
-            if v is not None and k != "tags" and not isinstance(v, dict | list)}
+    return {
+        str(k): _tag_value(v)
+        for k, v in merged.items()
+        if v is not None and k != "tags" and not isinstance(v, dict | list)
+    }
 
 
 def _tag_value(value: Any) -> str:
@@ -251,16 +288,32 @@ def _valid_coords(raw: Any) -> np.ndarray | None:
         coords = np.array([c[:2] for c in raw], dtype=np.float64)
     except (TypeError, ValueError, IndexError):
         return None
-    if coords.ndim != 2 or coords.shape[0] < 2 or coords.shape[1] != 2 \
-            or not np.isfinite(coords).all() or (np.abs(coords[:, 0]) > 180).any() \
-            or (np.abs(coords[:, 1]) > 90).any():
+    if (
+        coords.ndim != 2
+        or coords.shape[0] < 2
+        or coords.shape[1] != 2
+        or not np.isfinite(coords).all()
+        or (np.abs(coords[:, 0]) > 180).any()
+        or (np.abs(coords[:, 1]) > 90).any()
+    ):
         return None
     return coords
 
 
 # -- osmnx graphs --------------------------------------------------------------------------
-_OSMNX_EXTRA_TAGS = ("name:ar", "name:en", "motor_vehicle", "motorcar", "oneway",
-                     "junction", "access", "area", "maxspeed", "highway", "name")
+_OSMNX_EXTRA_TAGS = (
+    "name:ar",
+    "name:en",
+    "motor_vehicle",
+    "motorcar",
+    "oneway",
+    "junction",
+    "access",
+    "area",
+    "maxspeed",
+    "highway",
+    "name",
+)
 
 
 @contextmanager
@@ -274,8 +327,7 @@ def osmnx_way_settings(*, cache_folder: Path | None = None) -> Iterator[None]:
     """
     import osmnx as ox
 
-    saved = (ox.settings.all_oneway, list(ox.settings.useful_tags_way),
-             ox.settings.cache_folder)
+    saved = (ox.settings.all_oneway, list(ox.settings.useful_tags_way), ox.settings.cache_folder)
     ox.settings.all_oneway = True
     ox.settings.useful_tags_way = list(dict.fromkeys([*saved[1], *_OSMNX_EXTRA_TAGS]))
     if cache_folder is not None:
@@ -283,8 +335,7 @@ def osmnx_way_settings(*, cache_folder: Path | None = None) -> Iterator[None]:
     try:
         yield
     finally:
-        (ox.settings.all_oneway, ox.settings.useful_tags_way,
-         ox.settings.cache_folder) = saved
+        (ox.settings.all_oneway, ox.settings.useful_tags_way, ox.settings.cache_folder) = saved
 
 
 def simplify_by_way(graph: Any) -> Any:
@@ -344,8 +395,9 @@ def _is_reverse_twin(u: Any, v: Any, data: Mapping[str, Any]) -> bool:
     return bool(u > v)
 
 
-def _osmnx_coords(data: Mapping[str, Any], start: tuple[float, float],
-                  end: tuple[float, float]) -> np.ndarray:
+def _osmnx_coords(
+    data: Mapping[str, Any], start: tuple[float, float], end: tuple[float, float]
+) -> np.ndarray:
     geometry = data.get("geometry")
     if geometry is None:
         return np.array([start, end], dtype=np.float64)

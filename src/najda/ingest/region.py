@@ -47,8 +47,18 @@ from najda.ingest.catalogue import import_catalogue
 from najda.ingest.stations import import_stations
 
 _REGION_KEYS = {"code", "name_en", "name_ar", "timezone", "incident_prefix"}
-_LAYER_KEYS = {"layer", "file", "url", "online", "fields", "agency", "agencies",
-               "derive_from", "source", "licence"}
+_LAYER_KEYS = {
+    "layer",
+    "file",
+    "url",
+    "online",
+    "fields",
+    "agency",
+    "agencies",
+    "derive_from",
+    "source",
+    "licence",
+}
 _KINDS = (*LAYERS, "roads", "stations")
 _CODE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _DOWNLOAD_TIMEOUT_S = 120
@@ -114,8 +124,9 @@ def load_manifest(settings: Settings, code: str) -> Manifest:
     """The manifest of region ``code``, checked for shape (not yet for files)."""
     path = manifest_path(settings, code)
     if not path.is_file():
-        raise ImportFailed(f"no manifest for region {code}: {path} not found",
-                           details={"path": str(path)})
+        raise ImportFailed(
+            f"no manifest for region {code}: {path} not found", details={"path": str(path)}
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -151,23 +162,32 @@ def _check_layer(entry: Any, *, name: str) -> LayerSpec:
     if unknown:
         raise ImportFailed(f"manifest {name}: layer {layer}: unknown key(s) {sorted(unknown)}")
     if "derive_from" in entry:
-        if layer != "jurisdictions" or entry["derive_from"] != "governorates" \
-                or not entry.get("agencies"):
-            raise ImportFailed(f"manifest {name}: only jurisdictions can be derived, from "
-                               "governorates, for a list of agencies")
+        if (
+            layer != "jurisdictions"
+            or entry["derive_from"] != "governorates"
+            or not entry.get("agencies")
+        ):
+            raise ImportFailed(
+                f"manifest {name}: only jurisdictions can be derived, from "
+                "governorates, for a list of agencies"
+            )
         return LayerSpec(layer=layer, options={"agencies": list(entry["agencies"])})
     if "file" not in entry:
         raise ImportFailed(f"manifest {name}: layer {layer} needs a file")
     if "online" in entry and layer != "roads":
-        raise ImportFailed(f"manifest {name}: layer {layer}: 'online' is for roads; "
-                           "use 'url' for a downloadable file")
+        raise ImportFailed(
+            f"manifest {name}: layer {layer}: 'online' is for roads; "
+            "use 'url' for a downloadable file"
+        )
     online = entry.get("online")
     if online is not None and (not isinstance(online, dict) or set(online) != {"place"}):
-        raise ImportFailed(f"manifest {name}: layer {layer}: online must be "
-                           "{ place = \"osmnx place name\" }")
+        raise ImportFailed(
+            f'manifest {name}: layer {layer}: online must be {{ place = "osmnx place name" }}'
+        )
     options = {k: entry[k] for k in ("fields", "agency", "url") if k in entry}
-    return LayerSpec(layer=layer, file=Path(entry["file"]), online=entry.get("online"),
-                     options=options)
+    return LayerSpec(
+        layer=layer, file=Path(entry["file"]), online=entry.get("online"), options=options
+    )
 
 
 # -- sources -------------------------------------------------------------------------------
@@ -198,8 +218,10 @@ def resolve_sources(manifest: Manifest, settings: Settings) -> None:
             spec.file = None
         else:
             how = "" if settings.online else " (offline: no download attempted)"
-            raise ImportFailed(f"region {manifest.code}: {spec.layer} file not found: "
-                               f"{local}{how}", details={"path": str(local)})
+            raise ImportFailed(
+                f"region {manifest.code}: {spec.layer} file not found: {local}{how}",
+                details={"path": str(local)},
+            )
     if any(spec.layer == "roads" for spec in manifest.layers):
         _roads_module()
 
@@ -208,8 +230,10 @@ def _download(url: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response, \
-                partial.open("wb") as out:
+        with (
+            urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response,
+            partial.open("wb") as out,
+        ):
             shutil.copyfileobj(response, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -230,11 +254,17 @@ def _roads_module() -> Any:
 def _import_region_row(engine: Engine, manifest: Manifest) -> ImportReport:
     region = manifest.region
     with engine.begin() as conn:
-        ensure_region(conn, manifest.code, name_en=region["name_en"],
-                      name_ar=region["name_ar"], timezone=region.get("timezone"),
-                      incident_prefix=region.get("incident_prefix"))
-    report = ImportReport(layer="region", region=manifest.code,
-                          source=f"regions/{manifest.code}.toml", imported=1)
+        ensure_region(
+            conn,
+            manifest.code,
+            name_en=region["name_en"],
+            name_ar=region["name_ar"],
+            timezone=region.get("timezone"),
+            incident_prefix=region.get("incident_prefix"),
+        )
+    report = ImportReport(
+        layer="region", region=manifest.code, source=f"regions/{manifest.code}.toml", imported=1
+    )
     report.extra["name"] = f"{region['name_en']} / {region['name_ar']}"
     return report
 
@@ -262,9 +292,14 @@ def _stations(engine: Engine, region: str, spec: LayerSpec) -> ImportReport:
 
 
 def _boundaries(engine: Engine, region: str, spec: LayerSpec) -> ImportReport:
-    return import_boundaries(engine, region, _file(spec), layer=spec.layer,
-                             agency=spec.options.get("agency"),
-                             fields=spec.options.get("fields"))
+    return import_boundaries(
+        engine,
+        region,
+        _file(spec),
+        layer=spec.layer,
+        agency=spec.options.get("agency"),
+        fields=spec.options.get("fields"),
+    )
 
 
 def _file(spec: LayerSpec) -> Path:

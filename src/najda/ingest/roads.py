@@ -48,11 +48,25 @@ from najda.ingest.osm import (
 )
 
 LAYER = "roads"
-DRIVABLE_HIGHWAYS = frozenset({
-    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
-    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
-    "residential", "living_street", "service", "road",
-})
+DRIVABLE_HIGHWAYS = frozenset(
+    {
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+        "service",
+        "road",
+    }
+)
 NO_ACCESS = frozenset({"no", "private"})
 ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
 ONEWAY_BACKWARD = frozenset({"-1", "reverse"})
@@ -138,7 +152,8 @@ class RoadGraph:
         graph.add_nodes_from(range(self.node_count))
         graph.add_weighted_edges_from(
             zip(self.u.tolist(), self.v.tolist(), self.travel_time_s.tolist(), strict=True),
-            weight="travel_time_s")
+            weight="travel_time_s",
+        )
         return graph
 
 
@@ -195,8 +210,10 @@ def way_directions(tags: Mapping[str, str]) -> tuple[bool, bool]:
         return False, True
     if oneway in ONEWAY_NONE:
         return True, True
-    implied = (tags.get("highway") == "motorway"
-               or tags.get("junction", "").lower() in IMPLIED_ONEWAY_JUNCTIONS)
+    implied = (
+        tags.get("highway") == "motorway"
+        or tags.get("junction", "").lower() in IMPLIED_ONEWAY_JUNCTIONS
+    )
     return True, not implied
 
 
@@ -206,8 +223,10 @@ def exclusion_reason(tags: Mapping[str, str]) -> str | None:
         return f"highway_{tags.get('highway') or 'missing'}"
     if tags.get("access", "").lower() in NO_ACCESS:
         return "access_restricted"
-    if tags.get("motor_vehicle", "").lower() in NO_ACCESS \
-            or tags.get("motorcar", "").lower() in NO_ACCESS:
+    if (
+        tags.get("motor_vehicle", "").lower() in NO_ACCESS
+        or tags.get("motorcar", "").lower() in NO_ACCESS
+    ):
         return "access_restricted"
     if tags.get("area", "").lower() == "yes":
         return "area"
@@ -255,9 +274,12 @@ class _Vertices:
     node_osm_id: np.ndarray
 
 
-def build_road_graph(ways: Sequence[OsmWay], *,
-                     default_speeds: Mapping[str, float] | None = None,
-                     keep_largest_component: bool = True) -> RoadGraph:
+def build_road_graph(
+    ways: Sequence[OsmWay],
+    *,
+    default_speeds: Mapping[str, float] | None = None,
+    keep_largest_component: bool = True,
+) -> RoadGraph:
     """Build the directed travel-time graph of the drivable ways.
 
     Parameters
@@ -287,13 +309,20 @@ def build_road_graph(ways: Sequence[OsmWay], *,
         start, end, length = start[positive], end[positive], length[positive]
     if start.size == 0:
         raise ImportFailed(f"no drivable road edges among {len(ways)} ways")
-    return _directed_graph(table, verts, start, end, length,
-                           keep_largest_component=keep_largest_component,
-                           stats={"ways_read": len(ways), "skipped": skipped})
+    return _directed_graph(
+        table,
+        verts,
+        start,
+        end,
+        length,
+        keep_largest_component=keep_largest_component,
+        stats={"ways_read": len(ways), "skipped": skipped},
+    )
 
 
-def _drivable_ways(ways: Sequence[OsmWay], speeds: Mapping[str, float],
-                   skipped: dict[str, int]) -> _Ways:
+def _drivable_ways(
+    ways: Sequence[OsmWay], speeds: Mapping[str, float], skipped: dict[str, int]
+) -> _Ways:
     kept: list[OsmWay] = []
     rows: list[tuple[Any, ...]] = []
     for way in ways:
@@ -304,15 +333,32 @@ def _drivable_ways(ways: Sequence[OsmWay], speeds: Mapping[str, float],
         forward, backward = way_directions(way.tags)
         speed = parse_maxspeed(way.tags.get("maxspeed")) or speeds[way.tags["highway"]]
         kept.append(way)
-        rows.append((-1 if way.osm_id is None else way.osm_id, way.tags["highway"],
-                     *way_names(way.tags), speed, forward, backward))
+        rows.append(
+            (
+                -1 if way.osm_id is None else way.osm_id,
+                way.tags["highway"],
+                *way_names(way.tags),
+                speed,
+                forward,
+                backward,
+            )
+        )
     if not kept:
-        raise ImportFailed(f"no drivable roads among {len(ways)} ways "
-                           f"(kept classes: {', '.join(sorted(DRIVABLE_HIGHWAYS))})")
+        raise ImportFailed(
+            f"no drivable roads among {len(ways)} ways "
+            f"(kept classes: {', '.join(sorted(DRIVABLE_HIGHWAYS))})"
+        )
     cols = list(zip(*rows, strict=True))
-    return _Ways(kept, np.array(cols[0], dtype=np.int64), _objects(cols[1]),
-                 _objects(cols[2]), _objects(cols[3]), np.array(cols[4], dtype=np.float64),
-                 np.array(cols[5], dtype=bool), np.array(cols[6], dtype=bool))
+    return _Ways(
+        kept,
+        np.array(cols[0], dtype=np.int64),
+        _objects(cols[1]),
+        _objects(cols[2]),
+        _objects(cols[3]),
+        np.array(cols[4], dtype=np.float64),
+        np.array(cols[5], dtype=bool),
+        np.array(cols[6], dtype=bool),
+    )
 
 
 def _objects(values: Iterable[Any]) -> np.ndarray:
@@ -342,16 +388,16 @@ def _packed_keys(keys: np.ndarray) -> np.ndarray:
 
 
 def _vertices(table: _Ways, skipped: dict[str, int]) -> _Vertices:
-    coords = np.concatenate([np.asarray(w.coords, dtype=np.float64)[:, :2]
-                             for w in table.records])
+    coords = np.concatenate([np.asarray(w.coords, dtype=np.float64)[:, :2] for w in table.records])
     keys = np.ascontiguousarray(np.concatenate([_vertex_keys(w) for w in table.records]))
     sizes = np.array([len(w.coords) for w in table.records], dtype=np.int64)
     way = np.repeat(np.arange(len(table.records)), sizes)
     _, first, node = np.unique(_packed_keys(keys), return_index=True, return_inverse=True)
     node = node.ravel()
     osm_id = np.where(keys[first, 1] == _NO_ID, keys[first, 0], -1)
-    verts = _Vertices(coords[:, 0], coords[:, 1], way, node, coords[first, 0],
-                      coords[first, 1], osm_id)
+    verts = _Vertices(
+        coords[:, 0], coords[:, 1], way, node, coords[first, 0], coords[first, 1], osm_id
+    )
     return _drop_repeats(_merge_coincident(verts), table, skipped)
 
 
@@ -359,16 +405,24 @@ def _merge_coincident(verts: _Vertices) -> _Vertices:
     """Nodes joined by a zero-length segment (same place, two ids) become one node."""
     same_way = verts.way[1:] == verts.way[:-1]
     a, b = verts.node[:-1], verts.node[1:]
-    hit = same_way & (a != b) & (verts.lon[1:] == verts.lon[:-1]) \
-        & (verts.lat[1:] == verts.lat[:-1])
+    hit = (
+        same_way & (a != b) & (verts.lon[1:] == verts.lon[:-1]) & (verts.lat[1:] == verts.lat[:-1])
+    )
     if not hit.any():
         return verts
     n = verts.node_lon.shape[0]
     links = coo_matrix((np.ones(int(hit.sum())), (a[hit], b[hit])), shape=(n, n))
     _, label = connected_components(links, directed=False)
     _, first = np.unique(label, return_index=True)
-    return _Vertices(verts.lon, verts.lat, verts.way, label[verts.node],
-                     verts.node_lon[first], verts.node_lat[first], verts.node_osm_id[first])
+    return _Vertices(
+        verts.lon,
+        verts.lat,
+        verts.way,
+        label[verts.node],
+        verts.node_lon[first],
+        verts.node_lat[first],
+        verts.node_osm_id[first],
+    )
 
 
 def _drop_repeats(verts: _Vertices, table: _Ways, skipped: dict[str, int]) -> _Vertices:
@@ -382,8 +436,15 @@ def _drop_repeats(verts: _Vertices, table: _Ways, skipped: dict[str, int]) -> _V
         keep &= ~short[verts.way]
     node = verts.node[keep]
     # vertices of a shared node take the node's exact position, so edges meet exactly
-    return _Vertices(verts.node_lon[node], verts.node_lat[node], verts.way[keep], node,
-                     verts.node_lon, verts.node_lat, verts.node_osm_id)
+    return _Vertices(
+        verts.node_lon[node],
+        verts.node_lat[node],
+        verts.way[keep],
+        node,
+        verts.node_lon,
+        verts.node_lat,
+        verts.node_osm_id,
+    )
 
 
 def _split_points(verts: _Vertices) -> tuple[np.ndarray, np.ndarray]:
@@ -415,17 +476,25 @@ def _piece_lengths(verts: _Vertices, start: np.ndarray, end: np.ndarray) -> np.n
     """Geodesic length (m, WGS84) of each piece: the sum of its segments."""
     from pyproj import Geod
 
-    _, _, seg = Geod(ellps="WGS84").inv(verts.lon[:-1], verts.lat[:-1],
-                                        verts.lon[1:], verts.lat[1:])
+    _, _, seg = Geod(ellps="WGS84").inv(
+        verts.lon[:-1], verts.lat[:-1], verts.lon[1:], verts.lat[1:]
+    )
     seg = np.where(verts.way[1:] == verts.way[:-1], np.asarray(seg, dtype=np.float64), 0.0)
     # sums over [start, end) of each piece; the padding makes index ``end`` valid
     bounds = np.column_stack((start, end)).ravel()
     return np.add.reduceat(np.append(seg, 0.0), bounds)[::2]
 
 
-def _directed_graph(table: _Ways, verts: _Vertices, start: np.ndarray, end: np.ndarray,
-                    length: np.ndarray, *, keep_largest_component: bool,
-                    stats: dict[str, Any]) -> RoadGraph:
+def _directed_graph(
+    table: _Ways,
+    verts: _Vertices,
+    start: np.ndarray,
+    end: np.ndarray,
+    length: np.ndarray,
+    *,
+    keep_largest_component: bool,
+    stats: dict[str, Any],
+) -> RoadGraph:
     way = verts.way[start]
     fwd, bwd = np.flatnonzero(table.forward[way]), np.flatnonzero(table.backward[way])
     piece = np.concatenate((fwd, bwd))
@@ -433,10 +502,12 @@ def _directed_graph(table: _Ways, verts: _Vertices, start: np.ndarray, end: np.n
     src = np.where(reverse, verts.node[end[piece]], verts.node[start[piece]])
     dst = np.where(reverse, verts.node[start[piece]], verts.node[end[piece]])
     used, compact = np.unique(np.concatenate((src, dst)), return_inverse=True)
-    src, dst = compact[: piece.size], compact[piece.size:]
+    src, dst = compact[: piece.size], compact[piece.size :]
     n_comp, label = connected_components(
         coo_matrix((np.ones(src.size), (src, dst)), shape=(used.size,) * 2),
-        directed=True, connection="strong")
+        directed=True,
+        connection="strong",
+    )
     sizes = np.bincount(label)
     core = label == sizes.argmax() if keep_largest_component else np.ones(used.size, bool)
     keep = core[src] & core[dst]
@@ -444,23 +515,39 @@ def _directed_graph(table: _Ways, verts: _Vertices, start: np.ndarray, end: np.n
     piece, reverse = piece[keep], reverse[keep]
     pw = way[piece]
     full_stats = GraphStats(
-        ways_read=stats["ways_read"], ways_used=int(np.unique(pw).size),
-        source_nodes=int(used.size), source_edges=int(src.size), component_count=int(n_comp),
-        largest_component_nodes=int(sizes.max()), dropped_nodes=int((~core).sum()),
-        dropped_edges=int((~keep).sum()), skipped=stats["skipped"])
+        ways_read=stats["ways_read"],
+        ways_used=int(np.unique(pw).size),
+        source_nodes=int(used.size),
+        source_edges=int(src.size),
+        component_count=int(n_comp),
+        largest_component_nodes=int(sizes.max()),
+        dropped_nodes=int((~core).sum()),
+        dropped_edges=int((~keep).sum()),
+        skipped=stats["skipped"],
+    )
     speed = table.speed_kph[pw]
     return RoadGraph(
-        node_lon=verts.node_lon[used[core]], node_lat=verts.node_lat[used[core]],
+        node_lon=verts.node_lon[used[core]],
+        node_lat=verts.node_lat[used[core]],
         node_osm_id=verts.node_osm_id[used[core]],
-        u=renumber[src[keep]], v=renumber[dst[keep]], osm_way_id=table.osm_id[pw],
-        highway=table.highway[pw], name_ar=table.name_ar[pw], name_en=table.name_en[pw],
-        oneway=table.forward[pw] != table.backward[pw], length_m=length[piece],
-        speed_kph=speed, travel_time_s=length[piece] / (speed / 3.6),
-        geometry=_linestrings(verts, start[piece], end[piece], reverse), stats=full_stats)
+        u=renumber[src[keep]],
+        v=renumber[dst[keep]],
+        osm_way_id=table.osm_id[pw],
+        highway=table.highway[pw],
+        name_ar=table.name_ar[pw],
+        name_en=table.name_en[pw],
+        oneway=table.forward[pw] != table.backward[pw],
+        length_m=length[piece],
+        speed_kph=speed,
+        travel_time_s=length[piece] / (speed / 3.6),
+        geometry=_linestrings(verts, start[piece], end[piece], reverse),
+        stats=full_stats,
+    )
 
 
-def _linestrings(verts: _Vertices, start: np.ndarray, end: np.ndarray,
-                 reverse: np.ndarray) -> np.ndarray:
+def _linestrings(
+    verts: _Vertices, start: np.ndarray, end: np.ndarray, reverse: np.ndarray
+) -> np.ndarray:
     """LineStrings over vertex ranges, walked backwards where ``reverse``."""
     counts = end - start + 1
     first = np.where(reverse, end, start)
@@ -476,8 +563,9 @@ def _count(counts: dict[str, int], key: str, n: int = 1) -> None:
 
 
 # -- importers -----------------------------------------------------------------------------
-def import_roads_file(engine: Engine, region: str, path: str | Path, *,
-                      progress: bool | None = None) -> ImportReport:
+def import_roads_file(
+    engine: Engine, region: str, path: str | Path, *, progress: bool | None = None
+) -> ImportReport:
     """Replace a region's road network with the drivable roads of a file.
 
     Parameters
@@ -502,15 +590,23 @@ def import_roads_file(engine: Engine, region: str, path: str | Path, *,
     skipped: dict[str, int] = {}
     ways = read_ways(p, progress=progress, skipped=skipped)
     if not ways:
-        raise ImportFailed(f"no roads (ways with a highway tag) in {p.name}",
-                           details={"path": str(p)})
+        raise ImportFailed(
+            f"no roads (ways with a highway tag) in {p.name}", details={"path": str(p)}
+        )
     graph = build_road_graph(ways)
-    return write_road_graph(engine, region, graph, source=str(p), read_skipped=skipped,
-                            progress=progress)
+    return write_road_graph(
+        engine, region, graph, source=str(p), read_skipped=skipped, progress=progress
+    )
 
 
-def import_roads_osmnx(engine: Engine, region: str, *, place: str | None = None,
-                       polygon: Any = None, progress: bool | None = None) -> ImportReport:
+def import_roads_osmnx(
+    engine: Engine,
+    region: str,
+    *,
+    place: str | None = None,
+    polygon: Any = None,
+    progress: bool | None = None,
+) -> ImportReport:
     """Replace a region's road network with the drive network osmnx downloads (online).
 
     Parameters
@@ -544,15 +640,19 @@ def download_drive_graph(*, place: str | None = None, polygon: Any = None) -> An
     cache = load_settings().geo_data_dir / "cache" / "osmnx"
     try:
         with osmnx_way_settings(cache_folder=cache):
-            raw = (ox.graph_from_polygon(shape, network_type="drive", simplify=False)
-                   if place is None else
-                   ox.graph_from_place(place, network_type="drive", simplify=False))
+            raw = (
+                ox.graph_from_polygon(shape, network_type="drive", simplify=False)
+                if place is None
+                else ox.graph_from_place(place, network_type="drive", simplify=False)
+            )
             return _drivable_by_way(raw)
     except ImportFailed:
         raise
     except Exception as exc:  # osmnx raises many kinds (HTTP, geocoding, empty response)
-        raise ImportFailed(f"osmnx download failed: {type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from exc
+        raise ImportFailed(
+            f"osmnx download failed: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        ) from exc
 
 
 def osmnx_graph_from_xml(path: str | Path) -> Any:
@@ -574,8 +674,11 @@ def _drivable_by_way(raw: Any) -> Any:
 
     Filtering first means edges split only where drivable ways meet, as for files.
     """
-    drop = [(u, v, k) for u, v, k, data in raw.edges(keys=True, data=True)
-            if exclusion_reason(_str_tags(data)) is not None]
+    drop = [
+        (u, v, k)
+        for u, v, k, data in raw.edges(keys=True, data=True)
+        if exclusion_reason(_str_tags(data)) is not None
+    ]
     raw.remove_edges_from(drop)
     raw.remove_nodes_from([n for n in list(raw.nodes) if raw.degree(n) == 0])
     if raw.number_of_edges() == 0:
@@ -587,14 +690,16 @@ def _str_tags(data: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
 
 
-def import_osmnx_graph(engine: Engine, region: str, graph: Any, *, source: str,
-                       progress: bool | None = None) -> ImportReport:
+def import_osmnx_graph(
+    engine: Engine, region: str, graph: Any, *, source: str, progress: bool | None = None
+) -> ImportReport:
     """Replace a region's road network with an osmnx ``MultiDiGraph`` (lon/lat)."""
     ways = ways_from_osmnx(graph)
     if not ways:
         raise ImportFailed("the osmnx graph has no edges with a highway tag")
-    return write_road_graph(engine, region, build_road_graph(ways), source=source,
-                            progress=progress)
+    return write_road_graph(
+        engine, region, build_road_graph(ways), source=source, progress=progress
+    )
 
 
 def _polygon(polygon: Any) -> Any:
@@ -605,8 +710,7 @@ def _polygon(polygon: Any) -> Any:
         try:
             frame = gpd.read_file(p).to_crs(4326)
         except Exception as exc:  # pyogrio raises its own error classes
-            raise ImportFailed(f"cannot read polygon file {p.name}: "
-                               f"{type(exc).__name__}") from exc
+            raise ImportFailed(f"cannot read polygon file {p.name}: {type(exc).__name__}") from exc
         polygons = frame.geometry[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
         polygon = polygons.union_all() if len(polygons) else None
     if polygon is None or shapely.get_type_id(polygon) not in (3, 6):
@@ -619,9 +723,15 @@ def _label(polygon: Any) -> str:
 
 
 # -- writing -------------------------------------------------------------------------------
-def write_road_graph(engine: Engine, region: str, graph: RoadGraph, *, source: str,
-                     read_skipped: Mapping[str, int] | None = None,
-                     progress: bool | None = None) -> ImportReport:
+def write_road_graph(
+    engine: Engine,
+    region: str,
+    graph: RoadGraph,
+    *,
+    source: str,
+    read_skipped: Mapping[str, int] | None = None,
+    progress: bool | None = None,
+) -> ImportReport:
     """Replace the region's road nodes and edges with ``graph`` in one transaction.
 
     Writes a new ``graph_version`` row and relinks stations to the new nodes (when the
@@ -633,12 +743,30 @@ def write_road_graph(engine: Engine, region: str, graph: RoadGraph, *, source: s
         rid = ensure_region(conn, region)
         _delete_roads(conn, rid)
         node_ids = _reserve_node_ids(conn, graph.node_count)
-        copy_rows(conn, "road_node", ["id", "region_id", "osm_id", "geom"],
-                  progress_bar(_node_rows(graph, rid, node_ids, node_hex), desc="writing nodes",
-                               total=graph.node_count, unit="node", enabled=progress))
-        copy_rows(conn, "road_edge", _EDGE_COLUMNS,
-                  progress_bar(_edge_rows(graph, rid, node_ids, edge_hex), desc="writing edges",
-                               total=graph.edge_count, unit="edge", enabled=progress))
+        copy_rows(
+            conn,
+            "road_node",
+            ["id", "region_id", "osm_id", "geom"],
+            progress_bar(
+                _node_rows(graph, rid, node_ids, node_hex),
+                desc="writing nodes",
+                total=graph.node_count,
+                unit="node",
+                enabled=progress,
+            ),
+        )
+        copy_rows(
+            conn,
+            "road_edge",
+            _EDGE_COLUMNS,
+            progress_bar(
+                _edge_rows(graph, rid, node_ids, edge_hex),
+                desc="writing edges",
+                total=graph.edge_count,
+                unit="edge",
+                enabled=progress,
+            ),
+        )
         report.extra["graph_version"] = _insert_graph_version(conn, rid, graph, source)
         linked = _link_stations(conn, rid)
         if linked is not None:
@@ -646,31 +774,50 @@ def write_road_graph(engine: Engine, region: str, graph: RoadGraph, *, source: s
     return report
 
 
-def road_report(region: str, graph: RoadGraph, *, source: str,
-                read_skipped: Mapping[str, int] | None = None) -> ImportReport:
+def road_report(
+    region: str, graph: RoadGraph, *, source: str, read_skipped: Mapping[str, int] | None = None
+) -> ImportReport:
     """The import report of a built graph: counts, components and what was skipped."""
-    report = ImportReport(layer=LAYER, region=region, source=source,
-                          imported=graph.edge_count)
+    report = ImportReport(layer=LAYER, region=region, source=source, imported=graph.edge_count)
     for reason, n in {**(read_skipped or {}), **graph.stats.skipped}.items():
         report.skip(reason, n)
     s = graph.stats
-    report.extra.update(nodes=graph.node_count, edges=graph.edge_count,
-                        components=s.component_count,
-                        largest_component_nodes=s.largest_component_nodes,
-                        dropped_nodes=s.dropped_nodes, dropped_edges=s.dropped_edges,
-                        source_nodes=s.source_nodes, source_edges=s.source_edges)
+    report.extra.update(
+        nodes=graph.node_count,
+        edges=graph.edge_count,
+        components=s.component_count,
+        largest_component_nodes=s.largest_component_nodes,
+        dropped_nodes=s.dropped_nodes,
+        dropped_edges=s.dropped_edges,
+        source_nodes=s.source_nodes,
+        source_edges=s.source_edges,
+    )
     return report
 
 
-_EDGE_COLUMNS = ["region_id", "u", "v", "osm_way_id", "highway", "name_en", "name_ar",
-                 "oneway", "length_m", "speed_kph", "travel_time_s", "geom"]
+_EDGE_COLUMNS = [
+    "region_id",
+    "u",
+    "v",
+    "osm_way_id",
+    "highway",
+    "name_en",
+    "name_ar",
+    "oneway",
+    "length_m",
+    "speed_kph",
+    "travel_time_s",
+    "geom",
+]
 
 
 def _hex_ewkb(graph: RoadGraph) -> tuple[np.ndarray, np.ndarray]:
     points = shapely.set_srid(shapely.points(graph.node_lon, graph.node_lat), 4326)
     lines = shapely.set_srid(graph.geometry, 4326)
-    return (shapely.to_wkb(points, hex=True, include_srid=True),
-            shapely.to_wkb(lines, hex=True, include_srid=True))
+    return (
+        shapely.to_wkb(points, hex=True, include_srid=True),
+        shapely.to_wkb(lines, hex=True, include_srid=True),
+    )
 
 
 def _delete_roads(conn: Connection, rid: int) -> None:
@@ -679,9 +826,17 @@ def _delete_roads(conn: Connection, rid: int) -> None:
 
 
 def _reserve_node_ids(conn: Connection, n: int) -> np.ndarray:
-    rows = conn.execute(
-        text("SELECT nextval(pg_get_serial_sequence('road_node', 'id')) "
-             "FROM generate_series(1, :n)"), {"n": n}).scalars().all()
+    rows = (
+        conn.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('road_node', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": n},
+        )
+        .scalars()
+        .all()
+    )
     return np.asarray(rows, dtype=np.int64)
 
 
@@ -689,19 +844,36 @@ def _optional_ids(ids: np.ndarray) -> list[int | None]:
     return [None if i < 0 else i for i in ids.tolist()]
 
 
-def _node_rows(graph: RoadGraph, rid: int, node_ids: np.ndarray,
-               hexes: np.ndarray) -> Iterator[tuple[Any, ...]]:
-    return zip(node_ids.tolist(), [rid] * graph.node_count,
-               _optional_ids(graph.node_osm_id), hexes.tolist(), strict=True)
+def _node_rows(
+    graph: RoadGraph, rid: int, node_ids: np.ndarray, hexes: np.ndarray
+) -> Iterator[tuple[Any, ...]]:
+    return zip(
+        node_ids.tolist(),
+        [rid] * graph.node_count,
+        _optional_ids(graph.node_osm_id),
+        hexes.tolist(),
+        strict=True,
+    )
 
 
-def _edge_rows(graph: RoadGraph, rid: int, node_ids: np.ndarray,
-               hexes: np.ndarray) -> Iterator[tuple[Any, ...]]:
-    return zip([rid] * graph.edge_count, node_ids[graph.u].tolist(),
-               node_ids[graph.v].tolist(), _optional_ids(graph.osm_way_id),
-               graph.highway.tolist(), graph.name_en.tolist(), graph.name_ar.tolist(),
-               graph.oneway.tolist(), graph.length_m.tolist(), graph.speed_kph.tolist(),
-               graph.travel_time_s.tolist(), hexes.tolist(), strict=True)
+def _edge_rows(
+    graph: RoadGraph, rid: int, node_ids: np.ndarray, hexes: np.ndarray
+) -> Iterator[tuple[Any, ...]]:
+    return zip(
+        [rid] * graph.edge_count,
+        node_ids[graph.u].tolist(),
+        node_ids[graph.v].tolist(),
+        _optional_ids(graph.osm_way_id),
+        graph.highway.tolist(),
+        graph.name_en.tolist(),
+        graph.name_ar.tolist(),
+        graph.oneway.tolist(),
+        graph.length_m.tolist(),
+        graph.speed_kph.tolist(),
+        graph.travel_time_s.tolist(),
+        hexes.tolist(),
+        strict=True,
+    )
 
 
 def _insert_graph_version(conn: Connection, rid: int, graph: RoadGraph, source: str) -> int:
@@ -714,8 +886,14 @@ def _insert_graph_version(conn: Connection, rid: int, graph: RoadGraph, source: 
             FROM graph_version WHERE region_id = :rid
             RETURNING version
         """),
-        {"rid": rid, "source": source, "nodes": graph.node_count, "edges": graph.edge_count,
-         "comps": graph.stats.component_count, "dropped": graph.stats.dropped_nodes},
+        {
+            "rid": rid,
+            "source": source,
+            "nodes": graph.node_count,
+            "edges": graph.edge_count,
+            "comps": graph.stats.component_count,
+            "dropped": graph.stats.dropped_nodes,
+        },
     ).one()
     return int(row[0])
 

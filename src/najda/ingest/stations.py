@@ -43,12 +43,13 @@ from najda.ingest.boundaries import (
     translate_integrity,
 )
 
-AMENITY_AGENCY = {"police": "police", "fire_station": "civil_defence",
-                  "hospital": "red_crescent"}
+AMENITY_AGENCY = {"police": "police", "fire_station": "civil_defence", "hospital": "red_crescent"}
 NOT_DISPATCH = {"clinic", "doctors", "dentist", "pharmacy"}
-DEFAULT_NAMES = {"police": ("Police station", "مركز شرطة"),
-                 "fire_station": ("Civil defence station", "مركز الدفاع المدني"),
-                 "hospital": ("Hospital", "مستشفى")}
+DEFAULT_NAMES = {
+    "police": ("Police station", "مركز شرطة"),
+    "fire_station": ("Civil defence station", "مركز الدفاع المدني"),
+    "hospital": ("Hospital", "مستشفى"),
+}
 _UNNAMED = {"unnamed", "no name", "بدون اسم"}
 _ARABIC = re.compile(r"[\u0600-\u06FF]")
 _LAT = ("lat", "latitude", "y")
@@ -68,9 +69,14 @@ class StationRow:
     geom: BaseGeometry
 
 
-def import_stations(engine: Engine, region: str, path: str | Path, *,
-                    agency: str | None = None,
-                    progress: bool | None = None) -> ImportReport:
+def import_stations(
+    engine: Engine,
+    region: str,
+    path: str | Path,
+    *,
+    agency: str | None = None,
+    progress: bool | None = None,
+) -> ImportReport:
     """Import the stations of ``region`` and link them to its road network.
 
     Parameters
@@ -105,18 +111,30 @@ def import_stations(engine: Engine, region: str, path: str | Path, *,
     stations = prepare_stations(frame, agency=agency, report=report, source=Path(path).name)
     missing = sorted({s.agency for s in stations} - set(agencies))
     if missing:
-        raise ImportFailed(f"agency {', '.join(missing)} is not in the catalogue "
-                           "(najda import catalogue)")
-    rows = ((agencies[s.agency], s.code, s.kind, s.name_en, s.name_ar, ewkb(s.geom))
-            for s in progress_bar(stations, desc=f"{region} stations", total=len(stations),
-                                  unit="station", enabled=progress))
+        raise ImportFailed(
+            f"agency {', '.join(missing)} is not in the catalogue (najda import catalogue)"
+        )
+    rows = (
+        (agencies[s.agency], s.code, s.kind, s.name_en, s.name_ar, ewkb(s.geom))
+        for s in progress_bar(
+            stations,
+            desc=f"{region} stations",
+            total=len(stations),
+            unit="station",
+            enabled=progress,
+        )
+    )
     with translate_integrity("stations"), replace_layer(engine, report) as conn:
         rid = ensure_region(conn, region)
         report.imported = merge_rows(
-            conn, "station", key=("region_id", "code"),
+            conn,
+            "station",
+            key=("region_id", "code"),
             columns=("region_id", "agency_id", "code", "kind", "name_en", "name_ar", "geom"),
             rows=((rid, *row) for row in rows),
-            scope="t.region_id = :rid", params={"rid": rid})
+            scope="t.region_id = :rid",
+            params={"rid": rid},
+        )
         report.extra["linked_to_roads"] = link_stations_to_roads(conn, rid)
     return report
 
@@ -144,9 +162,14 @@ def link_stations_to_roads(conn: Connection, region_id: int) -> int:
     int
         Number of stations linked.
     """
-    conn.execute(text("UPDATE station SET road_node_id = NULL, snap_distance_m = NULL "
-                      "WHERE region_id = :rid"), {"rid": region_id})
-    result = conn.execute(text("""
+    conn.execute(
+        text(
+            "UPDATE station SET road_node_id = NULL, snap_distance_m = NULL WHERE region_id = :rid"
+        ),
+        {"rid": region_id},
+    )
+    result = conn.execute(
+        text("""
         UPDATE station s SET road_node_id = near.node_id, snap_distance_m = near.metres
         FROM (
           SELECT st.id AS station_id, best.node_id, best.metres
@@ -168,7 +191,9 @@ def link_stations_to_roads(conn: Connection, region_id: int) -> int:
           WHERE st.region_id = :rid
         ) near
         WHERE s.id = near.station_id
-    """), {"rid": region_id, "m_per_deg": _METRES_PER_DEGREE_BELOW})
+    """),
+        {"rid": region_id, "m_per_deg": _METRES_PER_DEGREE_BELOW},
+    )
     return int(result.rowcount)
 
 
@@ -197,8 +222,10 @@ def _read_csv(file: Path, *, report: ImportReport) -> gpd.GeoDataFrame:
     lat = next((lower[c] for c in _LAT if c in lower), None)
     lon = next((lower[c] for c in _LON if c in lower), None)
     if lat is None or lon is None:
-        raise ImportFailed(f"{file.name} needs lat/lon (or latitude/longitude) columns; "
-                           f"it has {', '.join(table.columns) or 'none'}")
+        raise ImportFailed(
+            f"{file.name} needs lat/lon (or latitude/longitude) columns; "
+            f"it has {', '.join(table.columns) or 'none'}"
+        )
     if table.empty:
         raise ImportFailed(f"no rows in {file.name}")
     lats = pd.to_numeric(table[lat], errors="coerce")
@@ -209,18 +236,20 @@ def _read_csv(file: Path, *, report: ImportReport) -> gpd.GeoDataFrame:
 
 
 def _in_range(lon: float, lat: float) -> bool:
-    return (math.isfinite(lon) and math.isfinite(lat)
-            and -180 <= lon <= 180 and -90 <= lat <= 90)
+    return math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
 
 
 # -- validating ----------------------------------------------------------------------------
-def prepare_stations(frame: gpd.GeoDataFrame, *, agency: str | None, report: ImportReport,
-                     source: str) -> list[StationRow]:
+def prepare_stations(
+    frame: gpd.GeoDataFrame, *, agency: str | None, report: ImportReport, source: str
+) -> list[StationRow]:
     """Validated stations of ``frame``; skipped rows are counted in ``report``."""
     columns = {str(c).lower(): c for c in frame.columns if c != frame.geometry.name}
     if agency is None and "agency" not in columns and "amenity" not in columns:
-        raise ImportFailed(f"cannot tell the agency of the stations in {source}: pass an "
-                           "agency or give an agency or amenity column")
+        raise ImportFailed(
+            f"cannot tell the agency of the stations in {source}: pass an "
+            "agency or give an agency or amenity column"
+        )
     stations: list[StationRow] = []
     seen: set[str] = set()
     unnamed = no_arabic = 0
@@ -237,8 +266,10 @@ def prepare_stations(frame: gpd.GeoDataFrame, *, agency: str | None, report: Imp
         no_arabic += station.name_en is not None and station.name_ar is None
         stations.append(_with_default_names(station))
     if not stations:
-        raise ImportFailed(f"no usable stations in {source} "
-                           f"({', '.join(f'{k}: {v}' for k, v in report.reasons.items())})")
+        raise ImportFailed(
+            f"no usable stations in {source} "
+            f"({', '.join(f'{k}: {v}' for k, v in report.reasons.items())})"
+        )
     if unnamed:
         report.extra["unnamed_given_default_names"] = unnamed
     if no_arabic:
@@ -246,8 +277,13 @@ def prepare_stations(frame: gpd.GeoDataFrame, *, agency: str | None, report: Imp
     return stations
 
 
-def _station(values: dict[str, str | None], geom: BaseGeometry | None, *,
-             agency: str | None, report: ImportReport) -> StationRow | None:
+def _station(
+    values: dict[str, str | None],
+    geom: BaseGeometry | None,
+    *,
+    agency: str | None,
+    report: ImportReport,
+) -> StationRow | None:
     point = _point(geom)
     if point is None:
         report.skip("not a point" if isinstance(geom, BaseGeometry) else "no coordinates")
@@ -261,9 +297,14 @@ def _station(values: dict[str, str | None], geom: BaseGeometry | None, *,
             report.skip(f"amenity {amenity}: no agency")
         return None
     name_en, name_ar = _names(values)
-    return StationRow(code=_code(values, point, amenity), agency=code_of_agency,
-                      kind=values.get("kind") or amenity, name_en=name_en, name_ar=name_ar,
-                      geom=point)
+    return StationRow(
+        code=_code(values, point, amenity),
+        agency=code_of_agency,
+        kind=values.get("kind") or amenity,
+        name_en=name_en,
+        name_ar=name_ar,
+        geom=point,
+    )
 
 
 def _point(geom: BaseGeometry | None) -> Point | None:

@@ -29,23 +29,51 @@ def loaded_status(engine: Engine) -> dict[str, Any]:
         catalogue = {name: conn.execute(text(sql)).scalar_one() for name, sql in _CATALOGUE.items()}
         regions: list[dict[str, Any]] = []
         for rid, code, name_en, name_ar in conn.execute(
-                text("SELECT id, code, name_en, name_ar FROM region ORDER BY code")):
-            counts = {name: conn.execute(text(sql), {"rid": rid}).scalar_one()
-                      for name, sql in _REGION_LAYERS.items()}
-            kinds = dict(conn.execute(text(
-                "SELECT kind, count(*) FROM place WHERE region_id = :rid GROUP BY kind"),
-                {"rid": rid}).all())
-            graph = conn.execute(text(
-                "SELECT version, node_count, edge_count, component_count, dropped_node_count, "
-                "source, created_at FROM graph_version WHERE region_id = :rid "
-                "ORDER BY version DESC LIMIT 1"), {"rid": rid}).mappings().first()
-            imports = [dict(r) for r in conn.execute(text(
-                "SELECT layer, source, feature_count, skipped_count, imported_at "
-                "FROM layer_import WHERE region_id = :rid ORDER BY layer"),
-                {"rid": rid}).mappings()]
-            regions.append({"code": code, "name_en": name_en, "name_ar": name_ar,
-                            "counts": counts, "places_by_kind": kinds,
-                            "graph": dict(graph) if graph else None, "imports": imports})
+            text("SELECT id, code, name_en, name_ar FROM region ORDER BY code")
+        ):
+            counts = {
+                name: conn.execute(text(sql), {"rid": rid}).scalar_one()
+                for name, sql in _REGION_LAYERS.items()
+            }
+            kinds: dict[str, int] = dict(
+                conn.execute(
+                    text("SELECT kind, count(*) FROM place WHERE region_id = :rid GROUP BY kind"),
+                    {"rid": rid},
+                ).all()
+            )
+            graph = (
+                conn.execute(
+                    text(
+                        "SELECT version, node_count, edge_count, component_count, dropped_node_count, "
+                        "source, created_at FROM graph_version WHERE region_id = :rid "
+                        "ORDER BY version DESC LIMIT 1"
+                    ),
+                    {"rid": rid},
+                )
+                .mappings()
+                .first()
+            )
+            imports = [
+                dict(r)
+                for r in conn.execute(
+                    text(
+                        "SELECT layer, source, feature_count, skipped_count, imported_at "
+                        "FROM layer_import WHERE region_id = :rid ORDER BY layer"
+                    ),
+                    {"rid": rid},
+                ).mappings()
+            ]
+            regions.append(
+                {
+                    "code": code,
+                    "name_en": name_en,
+                    "name_ar": name_ar,
+                    "counts": counts,
+                    "places_by_kind": kinds,
+                    "graph": dict(graph) if graph else None,
+                    "imports": imports,
+                }
+            )
     return {"catalogue": catalogue, "regions": regions}
 
 
@@ -65,5 +93,6 @@ def format_status(status: dict[str, Any]) -> str:
                 f"  road graph v{graph['version']}: {graph['node_count']} nodes, "
                 f"{graph['edge_count']} edges, {graph['component_count']} strongly connected "
                 f"components in the source, {graph['dropped_node_count']} nodes outside the "
-                f"routable core dropped")
+                f"routable core dropped"
+            )
     return "\n".join(lines)

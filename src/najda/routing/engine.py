@@ -79,9 +79,13 @@ class Route:
 
     __slots__ = ("_build", "_coords", "_edge_ids")
 
-    def __init__(self, coords: Any = None, edge_ids: Any = None, *,
-                 build: Callable[[], tuple[FloatArray, NDArray[np.int64]]] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        coords: Any = None,
+        edge_ids: Any = None,
+        *,
+        build: Callable[[], tuple[FloatArray, NDArray[np.int64]]] | None = None,
+    ) -> None:
         if build is None and (coords is None or edge_ids is None):
             raise ValueError("a route needs coords and edge_ids, or a builder")
         self._coords = None if coords is None else np.asarray(coords, dtype=np.float64)
@@ -189,6 +193,7 @@ class Ranking:
 
 # -- ranking -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Quota:
     """A stop condition for :func:`rank_units`: at least ``count`` of ``unit_ids`` ranked.
@@ -202,12 +207,18 @@ class Quota:
     count: int
 
 
-def rank_units(graph: RoadGraph, point: tuple[float, float], units: Sequence[UnitPosition],
-               k: int, *, at: datetime | None = None,
-               profile: TravelTimeProfile | None = None,
-               snap_limit_m: float | None = None,
-               quotas: Sequence[Quota] | None = None,
-               cache_unit_snaps: bool = True) -> Ranking:
+def rank_units(
+    graph: RoadGraph,
+    point: tuple[float, float],
+    units: Sequence[UnitPosition],
+    k: int,
+    *,
+    at: datetime | None = None,
+    profile: TravelTimeProfile | None = None,
+    snap_limit_m: float | None = None,
+    quotas: Sequence[Quota] | None = None,
+    cache_unit_snaps: bool = True,
+) -> Ranking:
     """The ``k`` units that reach ``point`` soonest by road.
 
     Parameters
@@ -273,10 +284,12 @@ def rank_units(graph: RoadGraph, point: tuple[float, float], units: Sequence[Uni
     if quotas is None:
         groups = [(np.ones(ids.size, dtype=bool), int(k))]
     else:
-        groups = [(np.isin(ids, np.fromiter(q.unit_ids, dtype=np.int64)), int(q.count))
-                  for q in quotas]
-    state = _search_until_certain(graph, search, weights, key, incident, snaps, groups,
-                                  complete=quotas is not None)
+        groups = [
+            (np.isin(ids, np.fromiter(q.unit_ids, dtype=np.int64)), int(q.count)) for q in quotas
+        ]
+    state = _search_until_certain(
+        graph, search, weights, key, incident, snaps, groups, complete=quotas is not None
+    )
     excluded += _unreachable_after(state, snaps, ids)
     chosen = _best(ids, state, k)
     ranked = _ranked_units(graph, search, snaps, state, chosen, ids)
@@ -319,16 +332,21 @@ def _positions(edge: int, fraction: float, twin: int) -> list[tuple[int, float]]
     return out
 
 
-def _excluded_before_search(graph: RoadGraph, incident: Snap, snaps: Snaps,
-                            ids: NDArray[np.int64]) -> list[ExcludedUnit]:
-    out = [ExcludedUnit(int(ids[i]), "off_network",
-                        f"{_m(snaps.distance_m[i])} from the nearest road")
-           for i in np.flatnonzero(~snaps.ok)]
+def _excluded_before_search(
+    graph: RoadGraph, incident: Snap, snaps: Snaps, ids: NDArray[np.int64]
+) -> list[ExcludedUnit]:
+    out = [
+        ExcludedUnit(int(ids[i]), "off_network", f"{_m(snaps.distance_m[i])} from the nearest road")
+        for i in np.flatnonzero(~snaps.ok)
+    ]
     comp = graph.component[graph.edge_u[np.maximum(snaps.edge, 0)]]
     other = snaps.ok & (comp != graph.component[graph.edge_u[incident.edge]])
-    out += [ExcludedUnit(int(ids[i]), "unreachable",
-                         "on a road network not connected to the incident's")
-            for i in np.flatnonzero(other)]
+    out += [
+        ExcludedUnit(
+            int(ids[i]), "unreachable", "on a road network not connected to the incident's"
+        )
+        for i in np.flatnonzero(other)
+    ]
     return out
 
 
@@ -346,10 +364,17 @@ def _incident_sources(graph: RoadGraph, w: FloatArray, incident: Snap) -> list[_
     return out
 
 
-def _search_until_certain(graph: RoadGraph, search: Search, w: FloatArray,
-                          key: tuple[object, ...], incident: Snap, snaps: Snaps,
-                          groups: list[tuple[NDArray[np.bool_], int]], *,
-                          complete: bool) -> _State:
+def _search_until_certain(
+    graph: RoadGraph,
+    search: Search,
+    w: FloatArray,
+    key: tuple[object, ...],
+    incident: Snap,
+    snaps: Snaps,
+    groups: list[tuple[NDArray[np.bool_], int]],
+    *,
+    complete: bool,
+) -> _State:
     """Search with a growing bound until every group has its count of certain units.
 
     A unit is certain when its ETA is within the bound: units outside are all slower.
@@ -396,8 +421,9 @@ def _search_until_certain(graph: RoadGraph, search: Search, w: FloatArray,
         limit = limit * _GROWTH if searches < _MAX_BOUNDED_SEARCHES else math.inf
 
 
-def _proven_reachable(graph: RoadGraph, snaps: Snaps, units: NDArray[np.intp],
-                      targets: Int32Array) -> bool:
+def _proven_reachable(
+    graph: RoadGraph, snaps: Snaps, units: NDArray[np.intp], targets: Int32Array
+) -> bool:
     """Whether every one of ``units`` surely has a road path to a ``targets`` node: one
     of the nodes it can drive to lies in the strongly connected component of one."""
     scc = _strong_components(graph)
@@ -415,8 +441,7 @@ def _strong_components(graph: RoadGraph) -> Int32Array:
         from scipy.sparse.csgraph import connected_components
 
         n = graph.node_count
-        adj = sp.csr_matrix((np.ones(graph.edge_count), (graph.edge_u, graph.edge_v)),
-                            shape=(n, n))
+        adj = sp.csr_matrix((np.ones(graph.edge_count), (graph.edge_u, graph.edge_v)), shape=(n, n))
         _, labels = connected_components(adj, directed=True, connection="strong")
         return labels.astype(np.int32)
 
@@ -447,8 +472,9 @@ def _pace(graph: RoadGraph, key: tuple[object, ...]) -> _Pace:
     return pace
 
 
-def _crow(graph: RoadGraph, incident: Snap, snaps: Snaps,
-          candidate: NDArray[np.bool_]) -> FloatArray:
+def _crow(
+    graph: RoadGraph, incident: Snap, snaps: Snaps, candidate: NDArray[np.bool_]
+) -> FloatArray:
     """Straight-line distance from the incident to every candidate (inf for others)."""
     frame = graph.frame
     dx = (snaps.lon - incident.lon) * frame.kx
@@ -456,8 +482,9 @@ def _crow(graph: RoadGraph, incident: Snap, snaps: Snaps,
     return np.where(candidate, np.hypot(dx, dy), np.inf)
 
 
-def _unit_etas(graph: RoadGraph, w: FloatArray, dist: FloatArray, snaps: Snaps,
-               src: list[tuple[int, float]]) -> tuple[FloatArray, NDArray[np.int64]]:
+def _unit_etas(
+    graph: RoadGraph, w: FloatArray, dist: FloatArray, snaps: Snaps, src: list[tuple[int, float]]
+) -> tuple[FloatArray, NDArray[np.int64]]:
     """ETA per unit and how: 0 = via its edge's head, 1 = via its twin's head,
     2 = from its edge's tail when it sits on it, 3 + j = straight along the incident's
     j-th directed place."""
@@ -480,14 +507,18 @@ def _unit_etas(graph: RoadGraph, w: FloatArray, dist: FloatArray, snaps: Snaps,
     return options[np.arange(edge.size), via], via
 
 
-def _unreachable_after(state: _State, snaps: Snaps,
-                       ids: NDArray[np.int64]) -> list[ExcludedUnit]:
+def _unreachable_after(state: _State, snaps: Snaps, ids: NDArray[np.int64]) -> list[ExcludedUnit]:
     if math.isfinite(state.limit):
         return []
     lost = state.candidate & ~np.isfinite(state.eta)
-    return [ExcludedUnit(int(ids[i]), "unreachable",
-                         "no road path to the incident (one-way streets or closed roads)")
-            for i in np.flatnonzero(lost)]
+    return [
+        ExcludedUnit(
+            int(ids[i]),
+            "unreachable",
+            "no road path to the incident (one-way streets or closed roads)",
+        )
+        for i in np.flatnonzero(lost)
+    ]
 
 
 def _best(ids: NDArray[np.int64], state: _State, k: int) -> NDArray[np.int64]:
@@ -498,8 +529,15 @@ def _best(ids: NDArray[np.int64], state: _State, k: int) -> NDArray[np.int64]:
 
 # -- routes --------------------------------------------------------------------------------
 
-def _ranked_units(graph: RoadGraph, search: Search, snaps: Snaps, state: _State,
-                  chosen: NDArray[np.int64], ids: NDArray[np.int64]) -> tuple[RankedUnit, ...]:
+
+def _ranked_units(
+    graph: RoadGraph,
+    search: Search,
+    snaps: Snaps,
+    state: _State,
+    chosen: NDArray[np.int64],
+    ids: NDArray[np.int64],
+) -> tuple[RankedUnit, ...]:
     """The chosen units with ETA and road distance; route geometry is left to build.
 
     Each network path is read off the predecessors (one short walk per unit), the edges
@@ -544,20 +582,30 @@ def _ranked_units(graph: RoadGraph, search: Search, snaps: Snaps, state: _State,
         else:
             mids = mids_of[walk]
             end = _entry_source(state, walks[walk][-1])
-            distance = ((1.0 - fu) * length[e] + float(length[mids].sum())
-                        + (end.f_to - end.f_from) * length[end.edge])
+            distance = (
+                (1.0 - fu) * length[e]
+                + float(length[mids].sum())
+                + (end.f_to - end.f_from) * length[end.edge]
+            )
             build = _path_builder(graph, e, fu, via == 2, mids, end)
-        out.append(RankedUnit(int(ids[i]), float(state.eta[i]), float(distance),
-                              float(snaps.distance_m[i]), Route(build=build)))
+        out.append(
+            RankedUnit(
+                int(ids[i]),
+                float(state.eta[i]),
+                float(distance),
+                float(snaps.distance_m[i]),
+                Route(build=build),
+            )
+        )
     return tuple(out)
 
 
 RouteParts = tuple[FloatArray, NDArray[np.int64]]
 
 
-def _direct_builder(graph: RoadGraph, e: int, fu: float,
-                    fi: float) -> Callable[[], RouteParts]:
+def _direct_builder(graph: RoadGraph, e: int, fu: float, fi: float) -> Callable[[], RouteParts]:
     """Geometry of a route straight along the incident's own edge."""
+
     def build() -> RouteParts:
         xy = _piece(graph, e, fu, fi)
         return graph.to_lonlat(_join([xy])), graph.edge_id[[e]]
@@ -565,9 +613,11 @@ def _direct_builder(graph: RoadGraph, e: int, fu: float,
     return build
 
 
-def _path_builder(graph: RoadGraph, e: int, fu: float, from_tail: bool,
-                  mids: NDArray[np.int64], end: _Source) -> Callable[[], RouteParts]:
+def _path_builder(
+    graph: RoadGraph, e: int, fu: float, from_tail: bool, mids: NDArray[np.int64], end: _Source
+) -> Callable[[], RouteParts]:
     """Geometry of a route: rest of the unit's edge, network edges, incident's edge."""
+
     def build() -> RouteParts:
         first = graph.edge_xy(e)[:1] if from_tail else _piece(graph, e, fu, 1.0)
         pieces = [first, _edges_xy(graph, mids), _piece(graph, end.edge, end.f_from, end.f_to)]
@@ -588,8 +638,7 @@ def _piece(graph: RoadGraph, edge: int, f0: float, f1: float) -> FloatArray:
     cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
     d0, d1 = f0 * cum[-1], f1 * cum[-1]
     inner = xy[(cum > d0) & (cum < d1)]
-    ends = np.column_stack([np.interp([d0, d1], cum, xy[:, 0]),
-                            np.interp([d0, d1], cum, xy[:, 1])])
+    ends = np.column_stack([np.interp([d0, d1], cum, xy[:, 0]), np.interp([d0, d1], cum, xy[:, 1])])
     return np.vstack([ends[:1], inner, ends[1:]])
 
 
@@ -611,6 +660,7 @@ def _join(pieces: Sequence[FloatArray]) -> FloatArray:
 
 
 # -- reachability and isochrones -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Reach:
@@ -643,15 +693,18 @@ class Reach:
         Partial edges at the boundary are cut where the time runs out.
         """
         if within_s > self.limit_s:
-            raise InvalidInput("within_s exceeds the limit this reach was computed for",
-                               details={"within_s": within_s, "limit_s": self.limit_s})
+            raise InvalidInput(
+                "within_s exceeds the limit this reach was computed for",
+                details={"within_s": within_s, "limit_s": self.limit_s},
+            )
         lines = _reached_lines(self, within_s)
         if not lines:
             return shapely.Polygon()
         # edges have different vertex counts: build the lines from one flat coordinate array
         sizes = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
-        parts = shapely.linestrings(np.concatenate(lines),
-                                    indices=np.repeat(np.arange(len(lines)), sizes))
+        parts = shapely.linestrings(
+            np.concatenate(lines), indices=np.repeat(np.arange(len(lines)), sizes)
+        )
         metric = shapely.buffer(shapely.multilinestrings(parts), buffer_m, quad_segs=4)
         return shapely.transform(metric, self.graph.to_lonlat)
 
@@ -665,10 +718,16 @@ class Isochrone:
     reach: Reach
 
 
-def reach(graph: RoadGraph, points: Any, *, limit_s: float = math.inf,
-          direction: Literal["from", "to"] = "from", at: datetime | None = None,
-          profile: TravelTimeProfile | None = None,
-          snap_limit_m: float | None = None) -> Reach:
+def reach(
+    graph: RoadGraph,
+    points: Any,
+    *,
+    limit_s: float = math.inf,
+    direction: Literal["from", "to"] = "from",
+    at: datetime | None = None,
+    profile: TravelTimeProfile | None = None,
+    snap_limit_m: float | None = None,
+) -> Reach:
     """Times from (or to) the nearest of ``points`` for every node, in one search.
 
     Parameters
@@ -698,35 +757,58 @@ def reach(graph: RoadGraph, points: Any, *, limit_s: float = math.inf,
         raise InvalidInput("points must be (lon, lat) pairs")
     snaps = snap_points(graph, xy[:, 0], xy[:, 1], limit_m=snap_limit_m)
     if not snaps.ok.any():
-        raise OffNetwork("no point is within the snapping limit of a road",
-                         details={"points": int(xy.shape[0])})
+        raise OffNetwork(
+            "no point is within the snapping limit of a road", details={"points": int(xy.shape[0])}
+        )
     w, key, hour = edge_weights(graph, profile, at)
     nodes, offsets = _sources(graph, w, snaps, forward=direction == "from")
     search = search_for(graph, w, key, reverse=direction == "to")
     dist, _ = search.run(nodes, offsets, limit=limit_s)
-    return Reach(graph, dist[:-1], snaps, direction, float(limit_s), w,
-                 profile.name if profile is not None else "free_flow", hour)
+    return Reach(
+        graph,
+        dist[:-1],
+        snaps,
+        direction,
+        float(limit_s),
+        w,
+        profile.name if profile is not None else "free_flow",
+        hour,
+    )
 
 
-def isochrone(graph: RoadGraph, points: Any, minutes: float, *,
-              direction: Literal["from", "to"] = "from", at: datetime | None = None,
-              profile: TravelTimeProfile | None = None, buffer_m: float = 40.0,
-              snap_limit_m: float | None = None) -> Isochrone:
+def isochrone(
+    graph: RoadGraph,
+    points: Any,
+    minutes: float,
+    *,
+    direction: Literal["from", "to"] = "from",
+    at: datetime | None = None,
+    profile: TravelTimeProfile | None = None,
+    buffer_m: float = 40.0,
+    snap_limit_m: float | None = None,
+) -> Isochrone:
     """The area reachable within ``minutes`` of one or many points (see :func:`reach`)."""
     if not minutes > 0:
         raise InvalidInput("minutes must be positive", details={"minutes": minutes})
-    r = reach(graph, points, limit_s=minutes * 60.0, direction=direction, at=at,
-              profile=profile, snap_limit_m=snap_limit_m)
+    r = reach(
+        graph,
+        points,
+        limit_s=minutes * 60.0,
+        direction=direction,
+        at=at,
+        profile=profile,
+        snap_limit_m=snap_limit_m,
+    )
     return Isochrone(float(minutes), r.area(minutes * 60.0, buffer_m=buffer_m), r)
 
 
-def _sources(graph: RoadGraph, w: FloatArray, snaps: Snaps,
-             *, forward: bool) -> tuple[Int32Array, FloatArray]:
+def _sources(
+    graph: RoadGraph, w: FloatArray, snaps: Snaps, *, forward: bool
+) -> tuple[Int32Array, FloatArray]:
     nodes: list[int] = []
     offsets: list[float] = []
     for i in np.flatnonzero(snaps.ok):
-        for e, f in _positions(int(snaps.edge[i]), float(snaps.fraction[i]),
-                               int(snaps.twin[i])):
+        for e, f in _positions(int(snaps.edge[i]), float(snaps.fraction[i]), int(snaps.twin[i])):
             nodes.append(int(graph.edge_v[e] if forward else graph.edge_u[e]))
             offsets.append(float(((1.0 - f) if forward else f) * w[e]))
     return np.asarray(nodes, dtype=np.int32), np.asarray(offsets, dtype=np.float64)
@@ -741,20 +823,32 @@ def _reached_lines(r: Reach, within_s: float) -> list[FloatArray]:
     full = np.flatnonzero(share >= 1.0)
     part = np.flatnonzero((share > 0.0) & (share < 1.0))
     lines = [g.edge_xy(int(e)) for e in full]
-    lines += [_piece(g, int(e), 0.0, share[e]) if forward
-              else _piece(g, int(e), 1.0 - share[e], 1.0) for e in part]
+    lines += [
+        _piece(g, int(e), 0.0, share[e]) if forward else _piece(g, int(e), 1.0 - share[e], 1.0)
+        for e in part
+    ]
     for i in np.flatnonzero(r.sources.ok):
-        for e, f in _positions(int(r.sources.edge[i]), float(r.sources.fraction[i]),
-                               int(r.sources.twin[i])):
+        for e, f in _positions(
+            int(r.sources.edge[i]), float(r.sources.fraction[i]), int(r.sources.twin[i])
+        ):
             span = within_s / w[e]
-            lines.append(_piece(g, e, f, min(1.0, f + span)) if forward
-                         else _piece(g, e, max(0.0, f - span), f))
+            lines.append(
+                _piece(g, e, f, min(1.0, f + span))
+                if forward
+                else _piece(g, e, max(0.0, f - span), f)
+            )
     return lines
 
 
-def node_travel_times(graph: RoadGraph, nodes: Any, *, direction: Literal["from", "to"] = "from",
-                      limit_s: float = math.inf, at: datetime | None = None,
-                      profile: TravelTimeProfile | None = None) -> FloatArray:
+def node_travel_times(
+    graph: RoadGraph,
+    nodes: Any,
+    *,
+    direction: Literal["from", "to"] = "from",
+    limit_s: float = math.inf,
+    at: datetime | None = None,
+    profile: TravelTimeProfile | None = None,
+) -> FloatArray:
     """Times from (or to) the nearest of some nodes to (from) every node, in one search.
 
     Parameters

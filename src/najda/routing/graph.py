@@ -145,13 +145,14 @@ class RoadGraph:
         pos = np.minimum(pos, self.node_count - 1)
         missing = self.node_id[pos] != ids
         if np.any(missing):
-            raise NotFound("road node not in the graph",
-                           details={"node_ids": ids[missing][:10].tolist()})
+            raise NotFound(
+                "road node not in the graph", details={"node_ids": ids[missing][:10].tolist()}
+            )
         return pos.astype(np.int32)
 
     def edge_xy(self, edge: int) -> FloatArray:
         """Metric vertices of one edge, tail to head."""
-        return self.geom_xy[self.geom_offsets[edge]:self.geom_offsets[edge + 1]]
+        return self.geom_xy[self.geom_offsets[edge] : self.geom_offsets[edge + 1]]
 
     def to_lonlat(self, xy: FloatArray) -> FloatArray:
         return self.frame.to_lonlat(xy)
@@ -176,11 +177,25 @@ class RoadGraph:
 
 # -- building from arrays ----------------------------------------------------------------
 
-def build_graph(*, region: str, version: int, node_id: Any, lon: Any, lat: Any,
-                edge_id: Any, edge_u_id: Any, edge_v_id: Any, length_m: Any,
-                travel_time_s: Any, highway: Any, geom_offsets: Any | None = None,
-                geom_lonlat: Any | None = None, snap_limit_m: float = 500.0,
-                source: str = "") -> RoadGraph:
+
+def build_graph(
+    *,
+    region: str,
+    version: int,
+    node_id: Any,
+    lon: Any,
+    lat: Any,
+    edge_id: Any,
+    edge_u_id: Any,
+    edge_v_id: Any,
+    length_m: Any,
+    travel_time_s: Any,
+    highway: Any,
+    geom_offsets: Any | None = None,
+    geom_lonlat: Any | None = None,
+    snap_limit_m: float = 500.0,
+    source: str = "",
+) -> RoadGraph:
     """A :class:`RoadGraph` from plain arrays (the loader and the generator both use it).
 
     Parameters
@@ -208,28 +223,43 @@ def build_graph(*, region: str, version: int, node_id: Any, lon: Any, lat: Any,
         raise ValueError("duplicate road node ids")
     lon = np.asarray(lon, dtype=np.float64)[order]
     lat = np.asarray(lat, dtype=np.float64)[order]
-    frame = MetricFrame(float(np.mean(lon)) if lon.size else 0.0,
-                        float(np.mean(lat)) if lat.size else 0.0)
+    frame = MetricFrame(
+        float(np.mean(lon)) if lon.size else 0.0, float(np.mean(lat)) if lat.size else 0.0
+    )
     u = _lookup(node_id, np.asarray(edge_u_id, dtype=np.int64))
     v = _lookup(node_id, np.asarray(edge_v_id, dtype=np.int64))
     classes, codes = np.unique(np.asarray(highway, dtype=object).astype(str), return_inverse=True)
     if geom_offsets is None or geom_lonlat is None:
         offsets = np.arange(0, 2 * u.size + 1, 2, dtype=np.int64)
-        xy = frame.to_xy(np.column_stack([lon[u], lon[v]]).ravel(),
-                         np.column_stack([lat[u], lat[v]]).ravel())
+        xy = frame.to_xy(
+            np.column_stack([lon[u], lon[v]]).ravel(), np.column_stack([lat[u], lat[v]]).ravel()
+        )
     else:
         offsets = np.asarray(geom_offsets, dtype=np.int64)
         pts = np.asarray(geom_lonlat, dtype=np.float64).reshape(-1, 2)
         xy = frame.to_xy(pts[:, 0], pts[:, 1])
     length = np.asarray(length_m, dtype=np.float64)
     graph = RoadGraph(
-        region=region, version=int(version), node_id=node_id, lon=lon, lat=lat,
-        edge_id=np.asarray(edge_id, dtype=np.int64), edge_u=u, edge_v=v, length_m=length,
+        region=region,
+        version=int(version),
+        node_id=node_id,
+        lon=lon,
+        lat=lat,
+        edge_id=np.asarray(edge_id, dtype=np.int64),
+        edge_u=u,
+        edge_v=v,
+        length_m=length,
         travel_time_s=np.asarray(travel_time_s, dtype=np.float64),
-        highway_code=codes.astype(np.uint16), highway_classes=tuple(str(c) for c in classes),
-        geom_offsets=offsets, geom_xy=xy, frame=frame, twin=_twins(u, v, length),
-        component=_weak_components(node_id.size, u, v), snap_limit_m=float(snap_limit_m),
-        source=source)
+        highway_code=codes.astype(np.uint16),
+        highway_classes=tuple(str(c) for c in classes),
+        geom_offsets=offsets,
+        geom_xy=xy,
+        frame=frame,
+        twin=_twins(u, v, length),
+        component=_weak_components(node_id.size, u, v),
+        snap_limit_m=float(snap_limit_m),
+        source=source,
+    )
     _validate(graph)
     return graph
 
@@ -251,8 +281,14 @@ def _twins(u: Int32Array, v: Int32Array, length: FloatArray) -> Int32Array:
     rounded = np.round(length, 1)
     order = np.lexsort((u > v, rounded, hi, lo))
     a, b = order[:-1], order[1:]
-    pair = ((lo[a] == lo[b]) & (hi[a] == hi[b]) & (rounded[a] == rounded[b])
-            & (u[a] == v[b]) & (v[a] == u[b]) & (u[a] != v[a]))
+    pair = (
+        (lo[a] == lo[b])
+        & (hi[a] == hi[b])
+        & (rounded[a] == rounded[b])
+        & (u[a] == v[b])
+        & (v[a] == u[b])
+        & (u[a] != v[a])
+    )
     twin[a[pair]] = b[pair]
     twin[b[pair]] = a[pair]
     return twin
@@ -268,8 +304,13 @@ def _weak_components(n: int, u: Int32Array, v: Int32Array) -> Int32Array:
 
 def _validate(graph: RoadGraph) -> None:
     m = graph.edge_count
-    sizes = [graph.edge_v.size, graph.length_m.size, graph.travel_time_s.size,
-             graph.highway_code.size, graph.geom_offsets.size - 1]
+    sizes = [
+        graph.edge_v.size,
+        graph.length_m.size,
+        graph.travel_time_s.size,
+        graph.highway_code.size,
+        graph.geom_offsets.size - 1,
+    ]
     if any(s != m for s in sizes):
         raise ValueError("edge arrays differ in length")
     if m and not np.all(graph.travel_time_s > 0):
@@ -280,6 +321,7 @@ def _validate(graph: RoadGraph) -> None:
 
 # -- searches ------------------------------------------------------------------------------
 
+
 class Search:
     """A CSR matrix for one direction and one set of edge weights, with a virtual source.
 
@@ -289,8 +331,9 @@ class Search:
     rewrite and the run atomic across threads.
     """
 
-    def __init__(self, n: int, src: Int32Array, dst: Int32Array, weight: FloatArray,
-                 *, capacity: int = 4) -> None:
+    def __init__(
+        self, n: int, src: Int32Array, dst: Int32Array, weight: FloatArray, *, capacity: int = 4
+    ) -> None:
         self.n = n
         keep = src != dst
         edges = np.flatnonzero(keep).astype(np.int32)
@@ -318,8 +361,9 @@ class Search:
         self.capacity = capacity
         self.matrix = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
 
-    def run(self, nodes: Int32Array, offsets: FloatArray, *,
-            limit: float = np.inf) -> tuple[FloatArray, Int32Array]:
+    def run(
+        self, nodes: Int32Array, offsets: FloatArray, *, limit: float = np.inf
+    ) -> tuple[FloatArray, Int32Array]:
         """Distances and predecessors from the virtual source (index ``n``).
 
         Parameters
@@ -336,10 +380,11 @@ class Search:
             idx, data = self.matrix.indices, self.matrix.data
             idx[nnz:] = self.n
             data[nnz:] = 1.0
-            idx[nnz:nnz + nodes.size] = nodes
-            data[nnz:nnz + nodes.size] = offsets
-            dist, pred = dijkstra(self.matrix, directed=True, indices=self.n,
-                                  return_predecessors=True, limit=limit)
+            idx[nnz : nnz + nodes.size] = nodes
+            data[nnz : nnz + nodes.size] = offsets
+            dist, pred = dijkstra(
+                self.matrix, directed=True, indices=self.n, return_predecessors=True, limit=limit
+            )
         return dist, pred
 
     def entries_of(self, rows: Int32Array, cols: Int32Array) -> Int32Array:
@@ -351,9 +396,9 @@ class Search:
         return self.entry_edge[pos]
 
 
-def search_for(graph: RoadGraph, weight: FloatArray, weight_key: Any, *,
-               reverse: bool) -> Search:
+def search_for(graph: RoadGraph, weight: FloatArray, weight_key: Any, *, reverse: bool) -> Search:
     """The cached :class:`Search` of ``graph`` for these edge weights and direction."""
+
     def build() -> Search:
         src, dst = (graph.edge_v, graph.edge_u) if reverse else (graph.edge_u, graph.edge_v)
         return Search(graph.node_count, src, dst, weight)
@@ -377,17 +422,21 @@ _EDGE_SQL = """
 def region_graph_version(engine: Engine, region: str) -> tuple[int, int]:
     """(region id, latest graph version) of ``region``; version 0 when it has none."""
     with engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT r.id, coalesce(max(g.version), 0) FROM region r "
-            "LEFT JOIN graph_version g ON g.region_id = r.id WHERE r.code = :c GROUP BY r.id"),
-            {"c": region}).first()
+        row = conn.execute(
+            text(
+                "SELECT r.id, coalesce(max(g.version), 0) FROM region r "
+                "LEFT JOIN graph_version g ON g.region_id = r.id WHERE r.code = :c GROUP BY r.id"
+            ),
+            {"c": region},
+        ).first()
     if row is None:
         raise NotFound(f"unknown region: {region}", details={"region": region})
     return int(row[0]), int(row[1])
 
 
-def load_graph(engine: Engine, region: str, *, snap_limit_m: float | None = None,
-               progress: bool | None = None) -> RoadGraph:
+def load_graph(
+    engine: Engine, region: str, *, snap_limit_m: float | None = None, progress: bool | None = None
+) -> RoadGraph:
     """Load the road graph of ``region`` from ``road_node`` and ``road_edge``.
 
     Parameters
@@ -414,8 +463,9 @@ def load_graph(engine: Engine, region: str, *, snap_limit_m: float | None = None
     started = time.perf_counter()
     rid, version = region_graph_version(engine, region)
     with engine.connect() as conn:
-        n_edges = conn.execute(text("SELECT count(*) FROM road_edge WHERE region_id = :r"),
-                               {"r": rid}).scalar_one()
+        n_edges = conn.execute(
+            text("SELECT count(*) FROM road_edge WHERE region_id = :r"), {"r": rid}
+        ).scalar_one()
         if n_edges == 0:
             raise NotFound(f"region {region} has no road graph", details={"region": region})
         show = progress if progress is not None else None
@@ -424,10 +474,23 @@ def load_graph(engine: Engine, region: str, *, snap_limit_m: float | None = None
         nodes = _fetch_columns(conn, _NODE_SQL, rid, 3, desc="road nodes", enabled=show)
         edges = _fetch_edges(conn, rid, int(n_edges), enabled=show)
     graph = build_graph(
-        region=region, version=version, node_id=nodes[0], lon=nodes[1], lat=nodes[2],
-        snap_limit_m=snap_limit_m, source=f"postgis:{region}@{version}", **edges)
-    log.info("loaded road graph %s v%d: %d nodes, %d edges in %.1f s", region, version,
-             graph.node_count, graph.edge_count, time.perf_counter() - started)
+        region=region,
+        version=version,
+        node_id=nodes[0],
+        lon=nodes[1],
+        lat=nodes[2],
+        snap_limit_m=snap_limit_m,
+        source=f"postgis:{region}@{version}",
+        **edges,
+    )
+    log.info(
+        "loaded road graph %s v%d: %d nodes, %d edges in %.1f s",
+        region,
+        version,
+        graph.node_count,
+        graph.edge_count,
+        time.perf_counter() - started,
+    )
     return graph
 
 
@@ -443,8 +506,9 @@ def _rows(conn: Any, sql: str, rid: int) -> Iterator[list[tuple[Any, ...]]]:
             yield chunk
 
 
-def _fetch_columns(conn: Any, sql: str, rid: int, width: int, *, desc: str,
-                   enabled: bool | None) -> list[NDArray[Any]]:
+def _fetch_columns(
+    conn: Any, sql: str, rid: int, width: int, *, desc: str, enabled: bool | None
+) -> list[NDArray[Any]]:
     from najda.ingest.base import progress
 
     parts: list[list[Any]] = [[] for _ in range(width)]
@@ -463,8 +527,9 @@ def _fetch_edges(conn: Any, rid: int, total: int, *, enabled: bool | None) -> di
     coords: list[FloatArray] = []
     counts: list[IntArray] = []
     chunks = _rows(conn, _EDGE_SQL, rid)
-    bar = progress(chunks, desc="road edges", total=-(-total // _FETCH_ROWS), unit="chunk",
-                   enabled=enabled)
+    bar = progress(
+        chunks, desc="road edges", total=-(-total // _FETCH_ROWS), unit="chunk", enabled=enabled
+    )
     for chunk in bar:
         ids, us, vs, lens, tts, hws, wkbs = zip(*chunk, strict=True)
         for key, values in zip(cols, (ids, us, vs, lens, tts, hws), strict=True):
@@ -475,10 +540,16 @@ def _fetch_edges(conn: Any, rid: int, total: int, *, enabled: bool | None) -> di
         counts.append(np.bincount(index, minlength=len(chunk)))
     offsets = np.zeros(total + 1, dtype=np.int64)
     np.cumsum(np.concatenate(counts), out=offsets[1:])
-    return {"edge_id": np.concatenate(cols["id"]), "edge_u_id": np.concatenate(cols["u"]),
-            "edge_v_id": np.concatenate(cols["v"]), "length_m": np.concatenate(cols["len"]),
-            "travel_time_s": np.concatenate(cols["tt"]), "highway": np.concatenate(cols["hw"]),
-            "geom_offsets": offsets, "geom_lonlat": np.concatenate(coords)}
+    return {
+        "edge_id": np.concatenate(cols["id"]),
+        "edge_u_id": np.concatenate(cols["u"]),
+        "edge_v_id": np.concatenate(cols["v"]),
+        "length_m": np.concatenate(cols["len"]),
+        "travel_time_s": np.concatenate(cols["tt"]),
+        "highway": np.concatenate(cols["hw"]),
+        "geom_offsets": offsets,
+        "geom_lonlat": np.concatenate(coords),
+    }
 
 
 class GraphCache:

@@ -49,8 +49,10 @@ class TravelTimeProfile:
         for cls, values in self.factors.items():
             row = tuple(float(v) for v in values)
             if len(row) != HOURS:
-                raise InvalidInput(f"profile {self.name}: {cls} needs 24 hourly factors",
-                                   details={"class": cls, "given": len(row)})
+                raise InvalidInput(
+                    f"profile {self.name}: {cls} needs 24 hourly factors",
+                    details={"class": cls, "given": len(row)},
+                )
             clean[cls] = row
         if not all(v > 0 and np.isfinite(v) for row in clean.values() for v in row):
             raise InvalidInput(f"profile {self.name}: factors must be positive")
@@ -69,8 +71,7 @@ class TravelTimeProfile:
 
     def class_factors(self, classes: Sequence[str], hour: int) -> tuple[float, ...]:
         """Factor of each class in ``classes`` at ``hour``."""
-        return tuple(self.factors[c][hour] if c in self.factors else self.default
-                     for c in classes)
+        return tuple(self.factors[c][hour] if c in self.factors else self.default for c in classes)
 
     def is_free_flow(self) -> bool:
         return self.default == 1.0 and all(v == 1.0 for r in self.factors.values() for v in r)
@@ -79,8 +80,14 @@ class TravelTimeProfile:
 FREE_FLOW = TravelTimeProfile("free_flow")
 
 
-def peak_profile(name: str, *, classes: Iterable[str], hours: Iterable[int], factor: float,
-                 timezone: str = "Asia/Riyadh") -> TravelTimeProfile:
+def peak_profile(
+    name: str,
+    *,
+    classes: Iterable[str],
+    hours: Iterable[int],
+    factor: float,
+    timezone: str = "Asia/Riyadh",
+) -> TravelTimeProfile:
     """A profile that slows ``classes`` by ``factor`` during ``hours`` (1 otherwise).
 
     Examples
@@ -93,8 +100,9 @@ def peak_profile(name: str, *, classes: Iterable[str], hours: Iterable[int], fac
     return TravelTimeProfile(name, {c: row for c in classes}, timezone=timezone)
 
 
-def edge_weights(graph: RoadGraph, profile: TravelTimeProfile | None,
-                 at: datetime | None) -> tuple[FloatArray, tuple[object, ...], int | None]:
+def edge_weights(
+    graph: RoadGraph, profile: TravelTimeProfile | None, at: datetime | None
+) -> tuple[FloatArray, tuple[object, ...], int | None]:
     """Per-edge travel times for ``profile`` at ``at``, a cache key, and the hour used.
 
     The free-flow profile (or None) returns the stored base times themselves.

@@ -88,10 +88,17 @@ class Snaps:
         e = int(self.edge[i])
         f = float(self.fraction[i])
         t = float(graph.travel_time_s[e])
-        return Snap(edge=e, edge_id=int(graph.edge_id[e]), fraction=f,
-                    distance_m=float(self.distance_m[i]), lon=float(self.lon[i]),
-                    lat=float(self.lat[i]), twin=int(self.twin[i]),
-                    time_from_tail_s=f * t, time_to_head_s=(1.0 - f) * t)
+        return Snap(
+            edge=e,
+            edge_id=int(graph.edge_id[e]),
+            fraction=f,
+            distance_m=float(self.distance_m[i]),
+            lon=float(self.lon[i]),
+            lat=float(self.lat[i]),
+            twin=int(self.twin[i]),
+            time_from_tail_s=f * t,
+            time_to_head_s=(1.0 - f) * t,
+        )
 
 
 @dataclass(frozen=True)
@@ -154,13 +161,19 @@ def _build_index(graph: RoadGraph, spacing_m: float) -> SnapIndex:
     t = (np.arange(point_seg.size) - first_pt[point_seg] + 0.5) / pieces[point_seg]
     pts = a[point_seg] + (b - a)[point_seg] * t[:, None]
     tree = cKDTree(pts, balanced_tree=False, compact_nodes=False)
-    return SnapIndex(seg_edge=seg_edge, seg_a=a, seg_b=b, seg_along=along,
-                     edge_geom_len=edge_len.astype(np.float64), tree=tree, point_seg=point_seg,
-                     spacing_m=spacing_m)
+    return SnapIndex(
+        seg_edge=seg_edge,
+        seg_a=a,
+        seg_b=b,
+        seg_along=along,
+        edge_geom_len=edge_len.astype(np.float64),
+        tree=tree,
+        point_seg=point_seg,
+        spacing_m=spacing_m,
+    )
 
 
-def snap_points(graph: RoadGraph, lon: Any, lat: Any, *,
-                limit_m: float | None = None) -> Snaps:
+def snap_points(graph: RoadGraph, lon: Any, lat: Any, *, limit_m: float | None = None) -> Snaps:
     """Snap many lon/lat points to their nearest road edges.
 
     Parameters
@@ -201,13 +214,18 @@ def snap_points(graph: RoadGraph, lon: Any, lat: Any, *,
     point = index.seg_a[seg] + (index.seg_b[seg] - index.seg_a[seg]) * pos[:, None]
     lonlat = graph.to_lonlat(point)
     ok = np.isfinite(dist) & (dist <= limit)
-    return Snaps(edge=np.where(ok, edge, -1).astype(np.int32), fraction=fraction,
-                 distance_m=dist, lon=lonlat[:, 0], lat=lonlat[:, 1],
-                 twin=np.where(ok, graph.twin[edge], -1).astype(np.int32), ok=ok)
+    return Snaps(
+        edge=np.where(ok, edge, -1).astype(np.int32),
+        fraction=fraction,
+        distance_m=dist,
+        lon=lonlat[:, 0],
+        lat=lonlat[:, 1],
+        twin=np.where(ok, graph.twin[edge], -1).astype(np.int32),
+        ok=ok,
+    )
 
 
-def snap_point(graph: RoadGraph, lon: float, lat: float, *,
-               limit_m: float | None = None) -> Snap:
+def snap_point(graph: RoadGraph, lon: float, lat: float, *, limit_m: float | None = None) -> Snap:
     """Snap one point; :class:`OffNetwork` when it is beyond the limit.
 
     Raises
@@ -216,8 +234,7 @@ def snap_point(graph: RoadGraph, lon: float, lat: float, *,
         No road within ``limit_m`` (default: the graph's ``snap_limit_m``).
     """
     if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise OffNetwork("the location has no valid coordinates",
-                         details={"lon": lon, "lat": lat})
+        raise OffNetwork("the location has no valid coordinates", details={"lon": lon, "lat": lat})
     limit = graph.snap_limit_m if limit_m is None else float(limit_m)
     snaps = snap_points(graph, lon, lat, limit_m=limit)
     if not bool(snaps.ok[0]):
@@ -226,8 +243,13 @@ def snap_point(graph: RoadGraph, lon: float, lat: float, *,
         raise OffNetwork(
             f"the location is {_metres(snaps.distance_m[0])} from the nearest road; "
             f"the limit is {limit:.0f} m",
-            details={"lon": lon, "lat": lat, "distance_m": _finite(snaps.distance_m[0]),
-                     "limit_m": limit})
+            details={
+                "lon": lon,
+                "lat": lat,
+                "distance_m": _finite(snaps.distance_m[0]),
+                "limit_m": limit,
+            },
+        )
     return snaps.item(graph, 0)
 
 
@@ -245,8 +267,9 @@ def _x_scale(graph: RoadGraph, lat: FloatArray) -> FloatArray:
     return np.cos(np.radians(lat)) / c0
 
 
-def _nearest_segments(index: SnapIndex, q: FloatArray, sx: FloatArray,
-                      bound: float) -> tuple[Int32Array, FloatArray, FloatArray]:
+def _nearest_segments(
+    index: SnapIndex, q: FloatArray, sx: FloatArray, bound: float
+) -> tuple[Int32Array, FloatArray, FloatArray]:
     """(segment, distance, position along segment) of the exact nearest segment.
 
     Segments farther than ``bound`` (in frame metres) may be missed: those rows get an
@@ -270,9 +293,9 @@ def _nearest_segments(index: SnapIndex, q: FloatArray, sx: FloatArray,
         full = valid[:, -1] if k < index.point_seg.size else np.zeros(rows.size, dtype=bool)
         rows = rows[full]
     for i in rows:
-        radius = _radius(index, np.array([dist[i]]), sx[i:i + 1])[0]
+        radius = _radius(index, np.array([dist[i]]), sx[i : i + 1])[0]
         more = np.asarray(index.tree.query_ball_point(q[i], radius), dtype=np.int64)
-        s, d, p = _best_of(index, q[i:i + 1], sx[i:i + 1], index.point_seg[more][None, :])
+        s, d, p = _best_of(index, q[i : i + 1], sx[i : i + 1], index.point_seg[more][None, :])
         seg[i], dist[i], pos[i] = s[0], d[0], p[0]
     return seg, dist, pos
 
@@ -283,8 +306,9 @@ def _radius(index: SnapIndex, d0: FloatArray, sx: FloatArray) -> FloatArray:
     return (d0 + index.spacing_m / 2) * stretch * stretch * (1 + 1e-9) + 1e-6
 
 
-def _best_of(index: SnapIndex, q: FloatArray, sx: FloatArray,
-             cand: NDArray[np.integer[Any]]) -> tuple[Int32Array, FloatArray, FloatArray]:
+def _best_of(
+    index: SnapIndex, q: FloatArray, sx: FloatArray, cand: NDArray[np.integer[Any]]
+) -> tuple[Int32Array, FloatArray, FloatArray]:
     """Exact nearest among candidate segments per row (-1 = no candidate)."""
     safe = np.maximum(cand, 0)
     scale = np.column_stack([sx, np.ones_like(sx)])[:, None, :]
@@ -292,8 +316,11 @@ def _best_of(index: SnapIndex, q: FloatArray, sx: FloatArray,
     ab = (index.seg_b[safe] - index.seg_a[safe]) * scale
     ap = q[:, None, :] * scale - a
     den = np.einsum("ijk,ijk->ij", ab, ab)
-    t = np.clip(np.divide(np.einsum("ijk,ijk->ij", ap, ab), den, out=np.zeros_like(den),
-                          where=den > 0), 0.0, 1.0)
+    t = np.clip(
+        np.divide(np.einsum("ijk,ijk->ij", ap, ab), den, out=np.zeros_like(den), where=den > 0),
+        0.0,
+        1.0,
+    )
     d = np.hypot(*(ap - ab * t[..., None]).transpose(2, 0, 1))
     d = np.where(cand >= 0, d, np.inf)
     best = d.min(axis=1)
@@ -305,13 +332,19 @@ def _best_of(index: SnapIndex, q: FloatArray, sx: FloatArray,
 
 
 def _empty(n: int) -> Snaps:
-    return Snaps(edge=np.full(n, -1, dtype=np.int32), fraction=np.zeros(n),
-                 distance_m=np.full(n, np.inf), lon=np.full(n, np.nan),
-                 lat=np.full(n, np.nan), twin=np.full(n, -1, dtype=np.int32),
-                 ok=np.zeros(n, dtype=bool))
+    return Snaps(
+        edge=np.full(n, -1, dtype=np.int32),
+        fraction=np.zeros(n),
+        distance_m=np.full(n, np.inf),
+        lon=np.full(n, np.nan),
+        lat=np.full(n, np.nan),
+        twin=np.full(n, -1, dtype=np.int32),
+        ok=np.zeros(n, dtype=bool),
+    )
 
 
 # -- unit positions, snapped once per position -------------------------------------------------
+
 
 class UnitSnapCache:
     """Road positions of units, snapped when a unit's position changes, not per ranking.
@@ -364,8 +397,9 @@ class UnitSnapCache:
         with self._lock:
             self._reset(64)
 
-    def snaps(self, graph: RoadGraph, ids: Any, lon: Any, lat: Any, *,
-              limit_m: float | None = None) -> Snaps:
+    def snaps(
+        self, graph: RoadGraph, ids: Any, lon: Any, lat: Any, *, limit_m: float | None = None
+    ) -> Snaps:
         """Road positions of units ``ids`` at ``lon``/``lat`` (ids unique), as
         :func:`snap_points` gives them; only units not seen at that position are snapped.
         """
@@ -379,8 +413,7 @@ class UnitSnapCache:
             if len(self._slot) + ids.size > self.maxsize:
                 self._reset(64)
             get = self._slot.get
-            slots = np.fromiter((get(i, -1) for i in ids.tolist()), dtype=np.int64,
-                                count=ids.size)
+            slots = np.fromiter((get(i, -1) for i in ids.tolist()), dtype=np.int64, count=ids.size)
             key = self._key[np.maximum(slots, 0)]
             fresh = (slots >= 0) & (key[:, 0] == lon) & (key[:, 1] == lat) & (key[:, 2] == limit)
             miss = np.flatnonzero(~fresh)
@@ -388,13 +421,26 @@ class UnitSnapCache:
                 self._store(graph, ids, lon, lat, limit, slots, miss)
             self.hits += ids.size - miss.size
             self.misses += miss.size
-            return Snaps(edge=self._edge[slots], fraction=self._fraction[slots],
-                         distance_m=self._distance[slots], lon=self._lon[slots],
-                         lat=self._lat[slots], twin=self._twin[slots], ok=self._ok[slots])
+            return Snaps(
+                edge=self._edge[slots],
+                fraction=self._fraction[slots],
+                distance_m=self._distance[slots],
+                lon=self._lon[slots],
+                lat=self._lat[slots],
+                twin=self._twin[slots],
+                ok=self._ok[slots],
+            )
 
-    def _store(self, graph: RoadGraph, ids: NDArray[np.int64], lon: FloatArray,
-               lat: FloatArray, limit: float, slots: NDArray[np.int64],
-               miss: NDArray[np.intp]) -> None:
+    def _store(
+        self,
+        graph: RoadGraph,
+        ids: NDArray[np.int64],
+        lon: FloatArray,
+        lat: FloatArray,
+        limit: float,
+        slots: NDArray[np.int64],
+        miss: NDArray[np.intp],
+    ) -> None:
         new = miss[slots[miss] < 0]
         if new.size:
             first = len(self._slot)

@@ -68,22 +68,38 @@ class SyntheticCity:
     def edge_count(self) -> int:
         return int(self.edge_u.size)
 
-    def to_graph(self, *, region: str | None = None, node_id_base: int = 1,
-                 snap_limit_m: float = 500.0) -> RoadGraph:
+    def to_graph(
+        self, *, region: str | None = None, node_id_base: int = 1, snap_limit_m: float = 500.0
+    ) -> RoadGraph:
         """The network as a :class:`RoadGraph` directly (no database)."""
         ids = np.arange(self.node_count, dtype=np.int64) + node_id_base
         return build_graph(
-            region=region or self.name, version=1, node_id=ids, lon=self.lon, lat=self.lat,
+            region=region or self.name,
+            version=1,
+            node_id=ids,
+            lon=self.lon,
+            lat=self.lat,
             edge_id=np.arange(self.edge_count, dtype=np.int64) + 1,
-            edge_u_id=ids[self.edge_u], edge_v_id=ids[self.edge_v], length_m=self.length_m,
-            travel_time_s=self.travel_time_s, highway=np.asarray(CLASSES)[self.highway],
-            snap_limit_m=snap_limit_m, source=f"generated:{self.name}")
+            edge_u_id=ids[self.edge_u],
+            edge_v_id=ids[self.edge_v],
+            length_m=self.length_m,
+            travel_time_s=self.travel_time_s,
+            highway=np.asarray(CLASSES)[self.highway],
+            snap_limit_m=snap_limit_m,
+            source=f"generated:{self.name}",
+        )
 
 
-def generate_city(*, nodes: int = 150_000, seed: int = 0,
-                  center: tuple[float, float] = (46.70, 24.70), block_m: float = 110.0,
-                  arterial_every: int = 8, oneway_share: float = 0.3,
-                  missing_share: float = 0.08) -> SyntheticCity:
+def generate_city(
+    *,
+    nodes: int = 150_000,
+    seed: int = 0,
+    center: tuple[float, float] = (46.70, 24.70),
+    block_m: float = 110.0,
+    arterial_every: int = 8,
+    oneway_share: float = 0.3,
+    missing_share: float = 0.08,
+) -> SyntheticCity:
     """Generate a city-like directed road network.
 
     Parameters
@@ -110,17 +126,25 @@ def generate_city(*, nodes: int = 150_000, seed: int = 0,
     xy = _jittered_grid(rng, side, block_m)
     line_class = _line_classes(side, arterial_every)
     line_oneway, line_dir = _one_way_lines(rng, line_class, oneway_share)
-    u, v, cls, oneway = _grid_edges(rng, side, line_class, line_oneway, line_dir,
-                                    missing_share)
+    u, v, cls, oneway = _grid_edges(rng, side, line_class, line_oneway, line_dir, missing_share)
     u, v, cls, oneway, xy = _largest_strong_component(u, v, cls, oneway, xy)
     frame = MetricFrame(*center)
     lonlat = frame.to_lonlat(xy - xy.mean(axis=0))
     length = np.hypot(*(xy[v] - xy[u]).T)
     speed = SPEED_KPH[cls]
     return SyntheticCity(
-        name=f"generated-grid-{nodes}-seed{seed}", seed=seed, lon=lonlat[:, 0],
-        lat=lonlat[:, 1], edge_u=u, edge_v=v, highway=cls, oneway=oneway, length_m=length,
-        speed_kph=speed, travel_time_s=length / (speed / 3.6))
+        name=f"generated-grid-{nodes}-seed{seed}",
+        seed=seed,
+        lon=lonlat[:, 0],
+        lat=lonlat[:, 1],
+        edge_u=u,
+        edge_v=v,
+        highway=cls,
+        oneway=oneway,
+        length_m=length,
+        speed_kph=speed,
+        travel_time_s=length / (speed / 3.6),
+    )
 
 
 def _jittered_grid(rng: np.random.Generator, side: int, block_m: float) -> FloatArray:
@@ -139,18 +163,23 @@ def _line_classes(side: int, arterial_every: int) -> NDArray[np.int8]:
     return cls
 
 
-def _one_way_lines(rng: np.random.Generator, line_class: NDArray[np.int8],
-                   share: float) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+def _one_way_lines(
+    rng: np.random.Generator, line_class: NDArray[np.int8], share: float
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Per (row or column) line: one-way? and direction (True = increasing index)."""
     n = 2 * line_class.size
     local = np.concatenate([line_class, line_class]) == 3
     return local & (rng.random(n) < share), rng.random(n) < 0.5
 
 
-def _grid_edges(rng: np.random.Generator, side: int, line_class: NDArray[np.int8],
-                line_oneway: NDArray[np.bool_], line_dir: NDArray[np.bool_],
-                missing: float) -> tuple[Int32Array, Int32Array, NDArray[np.int8],
-                                         NDArray[np.bool_]]:
+def _grid_edges(
+    rng: np.random.Generator,
+    side: int,
+    line_class: NDArray[np.int8],
+    line_oneway: NDArray[np.bool_],
+    line_dir: NDArray[np.bool_],
+    missing: float,
+) -> tuple[Int32Array, Int32Array, NDArray[np.int8], NDArray[np.bool_]]:
     idx = np.arange(side * side, dtype=np.int32).reshape(side, side)
     rows = np.repeat(np.arange(side), side - 1)
     cols = np.repeat(np.arange(side), side - 1)
@@ -168,8 +197,9 @@ def _grid_edges(rng: np.random.Generator, side: int, line_class: NDArray[np.int8
     return u, v, np.concatenate([cls[fwd], cls[back]]), np.concatenate([one[fwd], one[back]])
 
 
-def _largest_strong_component(u: Int32Array, v: Int32Array, cls: NDArray[np.int8],
-                              oneway: NDArray[np.bool_], xy: FloatArray) -> tuple[Any, ...]:
+def _largest_strong_component(
+    u: Int32Array, v: Int32Array, cls: NDArray[np.int8], oneway: NDArray[np.bool_], xy: FloatArray
+) -> tuple[Any, ...]:
     n = xy.shape[0]
     adj = sp.csr_matrix((np.ones(u.size), (u, v)), shape=(n, n))
     _, labels = connected_components(adj, directed=True, connection="strong")
@@ -177,11 +207,17 @@ def _largest_strong_component(u: Int32Array, v: Int32Array, cls: NDArray[np.int8
     keep_node = labels == big
     new_index = np.cumsum(keep_node) - 1
     keep_edge = keep_node[u] & keep_node[v]
-    return (new_index[u[keep_edge]].astype(np.int32), new_index[v[keep_edge]].astype(np.int32),
-            cls[keep_edge], oneway[keep_edge], xy[keep_node])
+    return (
+        new_index[u[keep_edge]].astype(np.int32),
+        new_index[v[keep_edge]].astype(np.int32),
+        cls[keep_edge],
+        oneway[keep_edge],
+        xy[keep_node],
+    )
 
 
 # -- writing into road_node / road_edge ---------------------------------------------------
+
 
 def write_city(conn: Connection, city: SyntheticCity, *, region: str | None = None) -> int:
     """Write ``city`` as a region's road graph with COPY; returns the new graph version.
@@ -193,23 +229,52 @@ def write_city(conn: Connection, city: SyntheticCity, *, region: str | None = No
     from najda.ingest.base import copy_rows, ensure_region
 
     code = region or city.name
-    rid = ensure_region(conn, code, name_en=f"Generated road network ({city.name})",
-                        name_ar="شبكة طرق مولدة")
+    rid = ensure_region(
+        conn, code, name_en=f"Generated road network ({city.name})", name_ar="شبكة طرق مولدة"
+    )
     base = int(conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM road_node")).scalar_one())
     copy_rows(conn, "road_node", ["id", "region_id", "geom"], _node_rows(city, rid, base))
-    conn.execute(text("SELECT setval(pg_get_serial_sequence('road_node', 'id'), "
-                      "(SELECT max(id) FROM road_node))"))
-    copy_rows(conn, "road_edge",
-              ["region_id", "u", "v", "highway", "oneway", "length_m", "speed_kph",
-               "travel_time_s", "geom"], _edge_rows(city, rid, base))
-    version = int(conn.execute(text(
-        "SELECT coalesce(max(version), 0) + 1 FROM graph_version WHERE region_id = :r"),
-        {"r": rid}).scalar_one())
-    conn.execute(text(
-        "INSERT INTO graph_version (region_id, version, source, node_count, edge_count, "
-        "component_count) VALUES (:r, :v, :s, :n, :e, 1)"),
-        {"r": rid, "v": version, "s": f"generated:{city.name}", "n": city.node_count,
-         "e": city.edge_count})
+    conn.execute(
+        text(
+            "SELECT setval(pg_get_serial_sequence('road_node', 'id'), "
+            "(SELECT max(id) FROM road_node))"
+        )
+    )
+    copy_rows(
+        conn,
+        "road_edge",
+        [
+            "region_id",
+            "u",
+            "v",
+            "highway",
+            "oneway",
+            "length_m",
+            "speed_kph",
+            "travel_time_s",
+            "geom",
+        ],
+        _edge_rows(city, rid, base),
+    )
+    version = int(
+        conn.execute(
+            text("SELECT coalesce(max(version), 0) + 1 FROM graph_version WHERE region_id = :r"),
+            {"r": rid},
+        ).scalar_one()
+    )
+    conn.execute(
+        text(
+            "INSERT INTO graph_version (region_id, version, source, node_count, edge_count, "
+            "component_count) VALUES (:r, :v, :s, :n, :e, 1)"
+        ),
+        {
+            "r": rid,
+            "v": version,
+            "s": f"generated:{city.name}",
+            "n": city.node_count,
+            "e": city.edge_count,
+        },
+    )
     return version
 
 
@@ -221,9 +286,16 @@ def _node_rows(city: SyntheticCity, rid: int, base: int) -> Iterator[tuple[Any, 
 def _edge_rows(city: SyntheticCity, rid: int, base: int) -> Iterator[tuple[Any, ...]]:
     lon, lat = city.lon.tolist(), city.lat.tolist()
     names = [CLASSES[c] for c in city.highway.tolist()]
-    columns = zip(city.edge_u.tolist(), city.edge_v.tolist(), names, city.oneway.tolist(),
-                  city.length_m.tolist(), city.speed_kph.tolist(),
-                  city.travel_time_s.tolist(), strict=True)
+    columns = zip(
+        city.edge_u.tolist(),
+        city.edge_v.tolist(),
+        names,
+        city.oneway.tolist(),
+        city.length_m.tolist(),
+        city.speed_kph.tolist(),
+        city.travel_time_s.tolist(),
+        strict=True,
+    )
     for u, v, hw, one, length, speed, tt in columns:
         geom = f"SRID=4326;LINESTRING({lon[u]:.8f} {lat[u]:.8f},{lon[v]:.8f} {lat[v]:.8f})"
         yield (rid, base + u, base + v, hw, one, length, speed, tt, geom)

@@ -57,8 +57,9 @@ def _default_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_app(settings: Settings | None = None, *,
-               config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, *, config: Mapping[str, Any] | None = None
+) -> Flask:
     """Build the Najda web application.
 
     Parameters
@@ -72,8 +73,12 @@ def create_app(settings: Settings | None = None, *,
 
     settings = settings or load_settings()
     root = web_root()
-    app = Flask("najda", template_folder=str(root / "templates"),
-                static_folder=str(root / "static"), static_url_path="/static")
+    app = Flask(
+        "najda",
+        template_folder=str(root / "templates"),
+        static_folder=str(root / "static"),
+        static_url_path="/static",
+    )
     app.config.update(_default_config(settings))
     app.config.update(config or {})
     app.request_class = errors.NajdaRequest
@@ -89,5 +94,6 @@ def create_app(settings: Settings | None = None, *,
     app.register_blueprint(osmand.bp)
     app.register_blueprint(console.bp)
     from najda.web import planner
+
     app.register_blueprint(planner.bp)
     return app

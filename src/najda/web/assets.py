@@ -25,11 +25,19 @@ def _vendor_blueprint(name: str, folder: str, url: str) -> Blueprint:
 
 def _bundles() -> dict[str, Bundle]:
     return {
-        "vendor_js": Bundle("leaflet/leaflet.js", "markercluster/leaflet.markercluster.js",
-                            output="gen/vendor.%(version)s.js"),
-        "app_css": Bundle("leaflet/leaflet.css", "markercluster/MarkerCluster.css",
-                          "markercluster/MarkerCluster.Default.css", "css/najda.css",
-                          filters="cssrewrite", output="gen/najda.%(version)s.css"),
+        "vendor_js": Bundle(
+            "leaflet/leaflet.js",
+            "markercluster/leaflet.markercluster.js",
+            output="gen/vendor.%(version)s.js",
+        ),
+        "app_css": Bundle(
+            "leaflet/leaflet.css",
+            "markercluster/MarkerCluster.css",
+            "markercluster/MarkerCluster.Default.css",
+            "css/najda.css",
+            filters="cssrewrite",
+            output="gen/najda.%(version)s.css",
+        ),
     }
 
 

@@ -59,8 +59,7 @@ def _static_dir() -> str:
 
 # The static folder lets the asset bundle name "console/console.css" (flask-assets reads a
 # first path component as a blueprint); pages load the modules from /static/console/.
-bp = Blueprint("console", __name__, static_folder=_static_dir(),
-               static_url_path="/console/static")
+bp = Blueprint("console", __name__, static_folder=_static_dir(), static_url_path="/console/static")
 
 ONE_YEAR_S = 365 * 24 * 3600
 
@@ -69,10 +68,17 @@ ONE_YEAR_S = 365 * 24 * 3600
 def _register_bundles(state: BlueprintSetupState) -> None:
     # The console's stylesheet, bundled like the map's (Leaflet's images rewritten).
     env = state.app.jinja_env.assets_environment  # type: ignore[attr-defined]
-    env.register("console_css", Bundle(
-        "leaflet/leaflet.css", "markercluster/MarkerCluster.css",
-        "markercluster/MarkerCluster.Default.css", "console/console.css",
-        filters="cssrewrite", output="gen/console.%(version)s.css"))
+    env.register(
+        "console_css",
+        Bundle(
+            "leaflet/leaflet.css",
+            "markercluster/MarkerCluster.css",
+            "markercluster/MarkerCluster.Default.css",
+            "console/console.css",
+            filters="cssrewrite",
+            output="gen/console.%(version)s.css",
+        ),
+    )
 
 
 # -- language ---------------------------------------------------------------------------
@@ -82,16 +88,19 @@ def _catalogue_paths() -> list[Path]:
 
 
 def request_locale() -> Locale:
-    lang = choose_language(request.args.get("lang"),
-                           request.accept_languages.best_match(LANGUAGES),
-                           request.cookies.get(LANG_COOKIE))
+    lang = choose_language(
+        request.args.get("lang"),
+        request.accept_languages.best_match(LANGUAGES),
+        request.cookies.get(LANG_COOKIE),
+    )
     return locale_for(_catalogue_paths(), lang)
 
 
 def _remember(response: Response, locale: Locale) -> Response:
     if request.args.get("lang") in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, locale.lang, max_age=ONE_YEAR_S, samesite="Lax",
-                            httponly=True)
+        response.set_cookie(
+            LANG_COOKIE, locale.lang, max_age=ONE_YEAR_S, samesite="Lax", httponly=True
+        )
     response.headers["Content-Language"] = locale.lang
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -108,21 +117,37 @@ def _static_catalogue(folder: Path) -> dict[str, list[dict[str, Any]]]:
     except NajdaError:
         return {"capabilities": [], "categories": []}
     pick = ("code", "name_en", "name_ar")
-    return {"capabilities": [{k: c[k] for k in pick} for c in cat.capability],
-            "categories": [{k: c[k] for k in pick} for c in cat.category]}
+    return {
+        "capabilities": [{k: c[k] for k in pick} for c in cat.capability],
+        "categories": [{k: c[k] for k in pick} for c in cat.category],
+    }
 
 
 def _catalogue() -> dict[str, Any]:
     db = engine()
     with db.connect() as conn:
-        agencies = [dict(r) for r in conn.execute(text(
-            "SELECT code, name_en, name_ar, color FROM agency ORDER BY id")).mappings()]
-        unit_types = [dict(r) for r in conn.execute(text(
-            "SELECT t.code, t.name_en, t.name_ar, a.code AS agency FROM unit_type t "
-            "JOIN agency a ON a.id = t.agency_id ORDER BY t.id")).mappings()]
+        agencies = [
+            dict(r)
+            for r in conn.execute(
+                text("SELECT code, name_en, name_ar, color FROM agency ORDER BY id")
+            ).mappings()
+        ]
+        unit_types = [
+            dict(r)
+            for r in conn.execute(
+                text(
+                    "SELECT t.code, t.name_en, t.name_ar, a.code AS agency FROM unit_type t "
+                    "JOIN agency a ON a.id = t.agency_id ORDER BY t.id"
+                )
+            ).mappings()
+        ]
     labels = _static_catalogue(web_state().settings.geo_data_dir / "catalogue")
-    return {"incident_types": [t.as_dict() for t in list_incident_types(db)],
-            "agencies": agencies, "unit_types": unit_types, **labels}
+    return {
+        "incident_types": [t.as_dict() for t in list_incident_types(db)],
+        "agencies": agencies,
+        "unit_types": unit_types,
+        **labels,
+    }
 
 
 def _url(endpoint: str, **values: Any) -> str | None:
@@ -134,8 +159,20 @@ def _url(endpoint: str, **values: Any) -> str | None:
 
 
 def _api_urls() -> dict[str, str | None]:
-    names = ("regions", "governorates", "roads", "stations", "search", "incident_types",
-             "list_incidents", "units", "jurisdictions", "login", "logout", "me")
+    names = (
+        "regions",
+        "governorates",
+        "roads",
+        "stations",
+        "search",
+        "incident_types",
+        "list_incidents",
+        "units",
+        "jurisdictions",
+        "login",
+        "logout",
+        "me",
+    )
     urls = {name: _url(f"api.{name}") for name in names}
     urls["incidents"] = urls.pop("list_incidents")
     urls["events"] = _url("api.events_stream") or _url("api.events")
@@ -145,30 +182,45 @@ def _api_urls() -> dict[str, str | None]:
 
 def _clock(now: datetime, lang: str) -> dict[str, Any]:
     today = local_day(now, DEFAULT_ZONE)
-    return {"zone": DEFAULT_ZONE, "now": now.isoformat(), "today": today.isoformat(),
-            "gregorian": gregorian_label(today, lang), "hijri": hijri_label(today, lang),
-            "calendar": calendar_table(today, lang)}
+    return {
+        "zone": DEFAULT_ZONE,
+        "now": now.isoformat(),
+        "today": today.isoformat(),
+        "gregorian": gregorian_label(today, lang),
+        "hijri": hijri_label(today, lang),
+        "calendar": calendar_table(today, lang),
+    }
 
 
 def _user_json(user: User) -> dict[str, Any]:
-    return {**user.as_dict(), "can_dispatch": user.can("dispatch"),
-            "can_override": user.can("override")}
+    return {
+        **user.as_dict(),
+        "can_dispatch": user.can("dispatch"),
+        "can_override": user.can("override"),
+    }
 
 
 def console_config(user: User, locale: Locale) -> dict[str, Any]:
     regions = geo_queries.list_regions(engine())
     return {
-        "lang": locale.lang, "user": _user_json(user), "api": _api_urls(),
+        "lang": locale.lang,
+        "user": _user_json(user),
+        "api": _api_urls(),
         "region": regions[0] if regions else None,
         "catalogue": _catalogue(),
-        "lifecycle": {"statuses": list(lifecycle.STATUSES),
-                      "open": sorted(lifecycle.OPEN_STATUSES, key=lifecycle.STATUSES.index),
-                      "transitions": {k: sorted(v, key=lifecycle.STATUSES.index)
-                                      for k, v in lifecycle.TRANSITIONS.items()}},
+        "lifecycle": {
+            "statuses": list(lifecycle.STATUSES),
+            "open": sorted(lifecycle.OPEN_STATUSES, key=lifecycle.STATUSES.index),
+            "transitions": {
+                k: sorted(v, key=lifecycle.STATUSES.index) for k, v in lifecycle.TRANSITIONS.items()
+            },
+        },
         "stale_after_s": web_state().settings.position_max_age_s,
         "clock": _clock(utcnow(), locale.lang),
-        "tiles": {"url": current_app.config.get("NAJDA_TILE_URL", ""),
-                  "attribution": current_app.config.get("NAJDA_TILE_ATTRIBUTION", "")},
+        "tiles": {
+            "url": current_app.config.get("NAJDA_TILE_URL", ""),
+            "attribution": current_app.config.get("NAJDA_TILE_ATTRIBUTION", ""),
+        },
         "login_page": url_for("console.login_page"),
         "resync_s": float(current_app.config.get("NAJDA_CONSOLE_RESYNC_S", 15.0)),
     }
@@ -187,10 +239,13 @@ def console_page() -> Response:
     locale = request_locale()
     user = _signed_in()
     if user is None:
-        return _remember(make_response(redirect(url_for(
-            "console.login_page", next=request.full_path.rstrip("?")))), locale)
-    html = render_template("console.html", t=locale, config=console_config(user, locale),
-                           user=user)
+        return _remember(
+            make_response(
+                redirect(url_for("console.login_page", next=request.full_path.rstrip("?")))
+            ),
+            locale,
+        )
+    html = render_template("console.html", t=locale, config=console_config(user, locale), user=user)
     return _remember(make_response(html), locale)
 
 
@@ -203,6 +258,11 @@ def login_page() -> Response:
     if _signed_in() is not None:
         return _remember(make_response(redirect(target)), locale)
     now = utcnow()
-    html = render_template("console_login.html", t=locale, next_url=target,
-                           login_url=url_for("api.login"), clock=_clock(now, locale.lang))
+    html = render_template(
+        "console_login.html",
+        t=locale,
+        next_url=target,
+        login_url=url_for("api.login"),
+        clock=_clock(now, locale.lang),
+    )
     return _remember(make_response(html), locale)

@@ -28,10 +28,12 @@ class NajdaRequest(Request):
 
     def on_json_loading_failed(self, e: ValueError | None) -> NoReturn:
         if e is None:
-            raise UnsupportedMediaType("The request body must be JSON "
-                                       "(Content-Type: application/json).")
-        raise MalformedJSON("The request body is not valid JSON.",
-                            details={"reason": _json_reason(e)})
+            raise UnsupportedMediaType(
+                "The request body must be JSON (Content-Type: application/json)."
+            )
+        raise MalformedJSON(
+            "The request body is not valid JSON.", details={"reason": _json_reason(e)}
+        )
 
 
 def _json_reason(exc: ValueError) -> str:
@@ -41,13 +43,13 @@ def _json_reason(exc: ValueError) -> str:
     return f"{msg} at character {pos}" if msg is not None else "unparsable JSON"
 
 
-def error_body(code: str, message: str, details: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def error_response(status: int, body: dict[str, Any],
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
     response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -73,14 +75,16 @@ def handle_http_error(exc: HTTPException) -> Response:
         allowed = sorted(getattr(exc, "valid_methods", None) or [])
         details["allowed_methods"] = allowed
         headers["Allow"] = ", ".join(allowed)
-    return error_response(status, error_body(_http_code(exc), exc.description or "", details),
-                          headers)
+    return error_response(
+        status, error_body(_http_code(exc), exc.description or "", details), headers
+    )
 
 
 def handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error")
-    return error_response(500, error_body(
-        "internal_error", "An unexpected error occurred; it has been logged."))
+    return error_response(
+        500, error_body("internal_error", "An unexpected error occurred; it has been logged.")
+    )
 
 
 def init_app(app: Flask) -> None:

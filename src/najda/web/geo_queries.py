@@ -23,9 +23,22 @@ from najda.web.params import BBox
 METRES_PER_DEGREE = 111_320.0
 # Most important first: when a request hits its limit, the major roads are kept.
 ROAD_CLASS_ORDER = (
-    "motorway", "trunk", "primary", "secondary", "tertiary", "motorway_link", "trunk_link",
-    "primary_link", "secondary_link", "tertiary_link", "unclassified", "residential",
-    "living_street", "service", "road", "track",
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "motorway_link",
+    "trunk_link",
+    "primary_link",
+    "secondary_link",
+    "tertiary_link",
+    "unclassified",
+    "residential",
+    "living_street",
+    "service",
+    "road",
+    "track",
 )
 COORDINATE_DECIMALS = 6  # about 0.1 m; more only inflates the payload
 
@@ -48,12 +61,16 @@ def _connection(engine: Engine) -> Iterator[Connection]:
         with engine.connect() as conn:
             yield conn
     except OperationalError as exc:
-        raise Unavailable("The database is not reachable.", code="database_unavailable",
-                          details={"reason": type(exc.orig).__name__}) from exc
+        raise Unavailable(
+            "The database is not reachable.",
+            code="database_unavailable",
+            details={"reason": type(exc.orig).__name__},
+        ) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
-            raise Unavailable("The database connection was lost.",
-                              code="database_unavailable") from exc
+            raise Unavailable(
+                "The database connection was lost.", code="database_unavailable"
+            ) from exc
         raise
 
 
@@ -62,33 +79,49 @@ def _region_id(conn: Connection, code: str | None) -> int | None:
         return None
     rid = conn.execute(text("SELECT id FROM region WHERE code = :c"), {"c": code}).scalar()
     if rid is None:
-        raise NotFound(f"No region with code {code!r} is loaded.", code="unknown_region",
-                       details={"region": code})
+        raise NotFound(
+            f"No region with code {code!r} is loaded.",
+            code="unknown_region",
+            details={"region": code},
+        )
     return int(rid)
 
 
 def _feature(row: dict[str, Any]) -> dict[str, Any]:
     props = {k: v for k, v in row.items() if k not in ("geometry", "matched")}
-    return {"type": "Feature", "id": row["id"], "geometry": json.loads(row["geometry"]),
-            "properties": props}
+    return {
+        "type": "Feature",
+        "id": row["id"],
+        "geometry": json.loads(row["geometry"]),
+        "properties": props,
+    }
 
 
-def feature_collection(rows: Sequence[dict[str, Any]], *, matched: int | None = None
-                       ) -> dict[str, Any]:
+def feature_collection(
+    rows: Sequence[dict[str, Any]], *, matched: int | None = None
+) -> dict[str, Any]:
     features = [_feature(r) for r in rows]
-    return {"type": "FeatureCollection", "features": features,
-            "numberMatched": len(features) if matched is None else matched,
-            "numberReturned": len(features)}
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": len(features) if matched is None else matched,
+        "numberReturned": len(features),
+    }
 
 
 def _bbox_params(bbox: BBox | None) -> dict[str, Any]:
     if bbox is None:
         return {"has_bbox": False, "x0": 0.0, "y0": 0.0, "x1": 0.0, "y1": 0.0}
-    return {"has_bbox": True, "x0": bbox.min_lon, "y0": bbox.min_lat,
-            "x1": bbox.max_lon, "y1": bbox.max_lat}
+    return {
+        "has_bbox": True,
+        "x0": bbox.min_lon,
+        "y0": bbox.min_lat,
+        "x1": bbox.max_lon,
+        "y1": bbox.max_lat,
+    }
 
 
-_BBOX_FILTER = ("(NOT :has_bbox OR {geom} && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))")
+_BBOX_FILTER = "(NOT :has_bbox OR {geom} && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"
 
 _REGIONS_SQL = text("""
 SELECT r.code, r.name_en, r.name_ar, r.timezone,
@@ -110,8 +143,11 @@ def _extent_bbox(geojson: str | None) -> list[float] | None:
         return None
     geom = json.loads(geojson)
     coords = geom["coordinates"]
-    points = coords[0] if geom["type"] == "Polygon" else (
-        coords if geom["type"] == "LineString" else [coords])
+    points = (
+        coords[0]
+        if geom["type"] == "Polygon"
+        else (coords if geom["type"] == "LineString" else [coords])
+    )
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
     return [min(xs), min(ys), max(xs), max(ys)]
@@ -121,12 +157,22 @@ def list_regions(engine: Engine) -> list[dict[str, Any]]:
     """Every loaded region with its extent, its road network's extent and layer counts."""
     with _connection(engine) as conn:
         rows = conn.execute(_REGIONS_SQL).mappings().all()
-    return [{"code": r["code"], "name_en": r["name_en"], "name_ar": r["name_ar"],
-             "timezone": r["timezone"], "bbox": _extent_bbox(r["extent"]),
-             "roads_bbox": _extent_bbox(r["roads_extent"]),
-             "counts": {"governorates": r["governorates"], "road_edges": r["road_edges"],
-                        "stations": r["stations"]}}
-            for r in rows]
+    return [
+        {
+            "code": r["code"],
+            "name_en": r["name_en"],
+            "name_ar": r["name_ar"],
+            "timezone": r["timezone"],
+            "bbox": _extent_bbox(r["extent"]),
+            "roads_bbox": _extent_bbox(r["roads_extent"]),
+            "counts": {
+                "governorates": r["governorates"],
+                "road_edges": r["road_edges"],
+                "stations": r["stations"],
+            },
+        }
+        for r in rows
+    ]
 
 
 _GOVERNORATES_SQL = text(f"""
@@ -140,13 +186,17 @@ ORDER BY g.population DESC NULLS LAST, g.name_en
 """)
 
 
-def governorates_geojson(engine: Engine, *, region: str | None = None,
-                         simplify_m: float = 0.0) -> dict[str, Any]:
+def governorates_geojson(
+    engine: Engine, *, region: str | None = None, simplify_m: float = 0.0
+) -> dict[str, Any]:
     """Governorate polygons with English and Arabic names, population and area."""
     with _connection(engine) as conn:
         rid = _region_id(conn, region)
-        rows = conn.execute(_GOVERNORATES_SQL, {
-            "rid": rid, "tol": simplify_m / METRES_PER_DEGREE}).mappings().all()
+        rows = (
+            conn.execute(_GOVERNORATES_SQL, {"rid": rid, "tol": simplify_m / METRES_PER_DEGREE})
+            .mappings()
+            .all()
+        )
     return feature_collection([dict(r) for r in rows])
 
 
@@ -176,10 +226,15 @@ def roads_geojson(engine: Engine, query: RoadQuery) -> dict[str, Any]:
     Unless ``query.directed``, the two directed edges of a two-way road are returned as
     one feature (the one with the lower id), halving what a map has to draw.
     """
-    params = {"rid": None, "tol": query.simplify_m / METRES_PER_DEGREE,
-              "classes": list(query.classes) if query.classes else None,
-              "directed": query.directed, "order": list(ROAD_CLASS_ORDER),
-              "limit": query.limit, **_bbox_params(query.bbox)}
+    params = {
+        "rid": None,
+        "tol": query.simplify_m / METRES_PER_DEGREE,
+        "classes": list(query.classes) if query.classes else None,
+        "directed": query.directed,
+        "order": list(ROAD_CLASS_ORDER),
+        "limit": query.limit,
+        **_bbox_params(query.bbox),
+    }
     with _connection(engine) as conn:
         params["rid"] = _region_id(conn, query.region)
         rows = [dict(r) for r in conn.execute(_ROADS_SQL, params).mappings()]
@@ -200,8 +255,9 @@ ORDER BY s.id
 """)
 
 
-def stations_geojson(engine: Engine, *, region: str | None = None,
-                     bbox: BBox | None = None) -> dict[str, Any]:
+def stations_geojson(
+    engine: Engine, *, region: str | None = None, bbox: BBox | None = None
+) -> dict[str, Any]:
     """Stations (police, fire, ambulance ...) as points with their agency."""
     with _connection(engine) as conn:
         rid = _region_id(conn, region)
@@ -215,20 +271,32 @@ _COUNT_TABLES = ("region", "governorate", "road_edge", "station", "unit")
 def database_health(engine: Engine) -> dict[str, Any]:
     """Reachability, schema revision and row counts; Unavailable when not usable."""
     with _connection(engine) as conn:
-        has_version = conn.execute(text(
-            "SELECT to_regclass('alembic_version') IS NOT NULL")).scalar_one()
-        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar() \
-            if has_version else None
+        has_version = conn.execute(
+            text("SELECT to_regclass('alembic_version') IS NOT NULL")
+        ).scalar_one()
+        revision = (
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if has_version
+            else None
+        )
         if revision is None:
-            raise Unavailable("The database schema is not migrated (run: najda db migrate).",
-                              code="schema_not_migrated")
-        counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-                  for t in _COUNT_TABLES}
-    return {"status": "ok",
-            "database": {"reachable": True, "schema_revision": revision,
-                         "schema_head": schema_head(),
-                         "schema_up_to_date": revision == schema_head()},
-            "counts": counts}
+            raise Unavailable(
+                "The database schema is not migrated (run: najda db migrate).",
+                code="schema_not_migrated",
+            )
+        counts = {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in _COUNT_TABLES
+        }
+    return {
+        "status": "ok",
+        "database": {
+            "reachable": True,
+            "schema_revision": revision,
+            "schema_head": schema_head(),
+            "schema_up_to_date": revision == schema_head(),
+        },
+        "counts": counts,
+    }
 
 
 @lru_cache(maxsize=1)

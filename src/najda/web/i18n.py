@@ -32,8 +32,20 @@ RTL = frozenset({"ar"})
 LANG_COOKIE = "najda_lang"
 DEFAULT_ZONE = "Asia/Riyadh"
 _ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-_GREGORIAN_MONTHS_AR = ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو",
-                        "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر")
+_GREGORIAN_MONTHS_AR = (
+    "يناير",
+    "فبراير",
+    "مارس",
+    "أبريل",
+    "مايو",
+    "يونيو",
+    "يوليو",
+    "أغسطس",
+    "سبتمبر",
+    "أكتوبر",
+    "نوفمبر",
+    "ديسمبر",
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +75,9 @@ def load_messages(path: Path) -> dict[str, dict[str, str]]:
     return _catalogue(path, path.stat().st_mtime)
 
 
-def choose_language(requested: str | None, accept_best: str | None,
-                    remembered: str | None = None) -> str:
+def choose_language(
+    requested: str | None, accept_best: str | None, remembered: str | None = None
+) -> str:
     """The explicit choice when supported, else the remembered one, the browser's, Arabic."""
     for candidate in (requested, remembered, accept_best):
         if candidate in LANGUAGES:
@@ -115,8 +128,9 @@ def local_day(moment: datetime, zone: str = DEFAULT_ZONE) -> date:
     return moment.astimezone(ZoneInfo(zone)).date()
 
 
-def calendar_table(today: date, lang: str, *, days_back: int = 45,
-                   days_ahead: int = 2) -> dict[str, dict[str, Any]]:
+def calendar_table(
+    today: date, lang: str, *, days_back: int = 45, days_ahead: int = 2
+) -> dict[str, dict[str, Any]]:
     """Both calendars for the days around ``today``, keyed by ISO date.
 
     The console's scripts label every time stamp with it, so the page never converts
@@ -125,7 +139,9 @@ def calendar_table(today: date, lang: str, *, days_back: int = 45,
     table: dict[str, dict[str, Any]] = {}
     for offset in range(-days_back, days_ahead + 1):
         day = today + timedelta(days=offset)
-        table[day.isoformat()] = {"gregorian": gregorian_label(day, lang),
-                                  "hijri": hijri_label(day, lang),
-                                  "hijri_ymd": list(hijri_parts(day))}
+        table[day.isoformat()] = {
+            "gregorian": gregorian_label(day, lang),
+            "hijri": hijri_label(day, lang),
+            "hijri_ymd": list(hijri_parts(day)),
+        }
     return table

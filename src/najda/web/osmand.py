@@ -58,8 +58,12 @@ def _answer(result: ingest.IngestResult) -> Response:
     if result.refused:
         codes = sorted({r.code for _, r in result.refused})
         response.headers[REFUSED_HEADER] = ",".join(codes)
-        log.info("osmand: unit %s sent %d refused fix(es): %s", result.unit.call_sign,
-                 len(result.refused), codes)
+        log.info(
+            "osmand: unit %s sent %d refused fix(es): %s",
+            result.unit.call_sign,
+            len(result.refused),
+            codes,
+        )
     return response
 
 
@@ -68,4 +72,3 @@ def report() -> Response:
     decoded = _report()
     credentials = ingest.Credentials(token=_token(), device_id=decoded.device_id)
     return _answer(ingest.report(engine(), credentials, decoded.fixes))
-

@@ -30,9 +30,11 @@ class BBox:
 
 
 def _bad_bbox(raw: str, reason: str) -> InvalidInput:
-    return InvalidInput(f"bbox must be {BBOX_FORMAT}: {reason}.", code="invalid_bbox",
-                        details={"parameter": "bbox", "value": raw[:200],
-                                 "expected": BBOX_FORMAT})
+    return InvalidInput(
+        f"bbox must be {BBOX_FORMAT}: {reason}.",
+        code="invalid_bbox",
+        details={"parameter": "bbox", "value": raw[:200], "expected": BBOX_FORMAT},
+    )
 
 
 def parse_bbox(raw: str | None) -> BBox | None:
@@ -63,8 +65,9 @@ def parse_int(raw: str | None, *, name: str, default: int, low: int, high: int) 
     except ValueError:
         raise InvalidInput(f"{name} must be an integer.", details={"parameter": name}) from None
     if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}.",
-                           details={"parameter": name, "value": value})
+        raise InvalidInput(
+            f"{name} must be between {low} and {high}.", details={"parameter": name, "value": value}
+        )
     return value
 
 
@@ -76,8 +79,10 @@ def parse_float(raw: str | None, *, name: str, low: float, high: float) -> float
     except ValueError:
         raise InvalidInput(f"{name} must be a number.", details={"parameter": name}) from None
     if not (math.isfinite(value) and low <= value <= high):
-        raise InvalidInput(f"{name} must be between {low:g} and {high:g}.",
-                           details={"parameter": name, "value": raw[:50]})
+        raise InvalidInput(
+            f"{name} must be between {low:g} and {high:g}.",
+            details={"parameter": name, "value": raw[:50]},
+        )
     return value
 
 
@@ -88,8 +93,10 @@ def parse_classes(raw: str | None) -> tuple[str, ...] | None:
     classes = tuple(c.strip() for c in raw.split(",") if c.strip())
     bad = [c for c in classes if not _CLASS.match(c)]
     if bad or not classes:
-        raise InvalidInput("classes must be comma-separated OSM highway values.",
-                           details={"parameter": "classes", "invalid": bad[:10]})
+        raise InvalidInput(
+            "classes must be comma-separated OSM highway values.",
+            details={"parameter": "classes", "invalid": bad[:10]},
+        )
     return classes
 
 
@@ -108,6 +115,7 @@ def parse_region(raw: str | None) -> str | None:
     if raw is None or raw.strip() == "":
         return None
     if not _REGION.match(raw):
-        raise InvalidInput("region must be a region code such as riyadh.",
-                           details={"parameter": "region"})
+        raise InvalidInput(
+            "region must be a region code such as riyadh.", details={"parameter": "region"}
+        )
     return raw

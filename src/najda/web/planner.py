@@ -33,25 +33,41 @@ bp = Blueprint("planner", __name__)
 
 def _locale() -> Locale:
     static = Path(current_app.static_folder or "")
-    lang = choose_language(request.args.get("lang"),
-                           request.accept_languages.best_match(LANGUAGES),
-                           request.cookies.get(LANG_COOKIE))
-    return locale_for([static / "i18n" / "messages.json",
-                       static / "planner" / "messages.json"], lang)
+    lang = choose_language(
+        request.args.get("lang"),
+        request.accept_languages.best_match(LANGUAGES),
+        request.cookies.get(LANG_COOKIE),
+    )
+    return locale_for(
+        [static / "i18n" / "messages.json", static / "planner" / "messages.json"], lang
+    )
 
 
 def planner_config(locale: Locale) -> dict[str, Any]:
     regions = geo_queries.list_regions(engine())
-    api = {name: url_for(f"api.analytics_{name}") for name in
-           ("coverage", "gaps", "heatmap", "kpis", "siting")}
-    api.update(governorates=url_for("api.governorates"), roads=url_for("api.roads"),
-               stations=url_for("api.stations"))
-    return {"lang": locale.lang, "api": api, "region": regions[0] if regions else None,
-            "stages": list(STAGES), "messages": locale.messages,
-            "standards": [{"code": s.code, "stage": s.stage, "target_s": s.target_s}
-                          for s in STANDARDS],
-            "tiles": {"url": current_app.config.get("NAJDA_TILE_URL", ""),
-                      "attribution": current_app.config.get("NAJDA_TILE_ATTRIBUTION", "")}}
+    api = {
+        name: url_for(f"api.analytics_{name}")
+        for name in ("coverage", "gaps", "heatmap", "kpis", "siting")
+    }
+    api.update(
+        governorates=url_for("api.governorates"),
+        roads=url_for("api.roads"),
+        stations=url_for("api.stations"),
+    )
+    return {
+        "lang": locale.lang,
+        "api": api,
+        "region": regions[0] if regions else None,
+        "stages": list(STAGES),
+        "messages": locale.messages,
+        "standards": [
+            {"code": s.code, "stage": s.stage, "target_s": s.target_s} for s in STANDARDS
+        ],
+        "tiles": {
+            "url": current_app.config.get("NAJDA_TILE_URL", ""),
+            "attribution": current_app.config.get("NAJDA_TILE_ATTRIBUTION", ""),
+        },
+    }
 
 
 @bp.get("/planner")
@@ -62,8 +78,9 @@ def planner_page() -> Response:
     except NajdaError:
         user = None
     if user is None:
-        return make_response(redirect(url_for("console.login_page",
-                                              next=request.full_path.rstrip("?"))))
+        return make_response(
+            redirect(url_for("console.login_page", next=request.full_path.rstrip("?")))
+        )
     html = render_template("planner.html", t=locale, config=planner_config(locale), user=user)
     response = make_response(html)
     response.headers["Content-Language"] = locale.lang

@@ -56,15 +56,25 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(settings: Settings, *, host: str, port: int, dev: bool = False,
-          workers: int | None = None, simulate: int = 0) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    dev: bool = False,
+    workers: int | None = None,
+    simulate: int = 0,
+) -> None:
     """Serve until Ctrl+C (or SIGTERM)."""
     url = f"http://{host}:{port}"
     env = _environment(settings)
     if dev:
-        cmd = [sys.executable, "-c",
-               "from najda.web import create_app; "
-               f"create_app().run(host={host!r}, port={port}, threaded=True)"]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from najda.web import create_app; "
+            f"create_app().run(host={host!r}, port={port}, threaded=True)",
+        ]
     else:
         cmd = _gunicorn_command(host, port, workers)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so children are stopped too
@@ -73,12 +83,24 @@ def serve(settings: Settings, *, host: str, port: int, dev: bool = False,
     try:
         if not _wait_healthy(url):
             raise SystemExit(f"the server did not become healthy at {url}/health")
-        print(f"\nNajda is serving at {url}/  (console: {url}/console, Ctrl+C to stop)",
-              flush=True)
+        print(f"\nNajda is serving at {url}/  (console: {url}/console, Ctrl+C to stop)", flush=True)
         if simulate:
-            children.append(subprocess.Popen(
-                [sys.executable, "-m", "najda.cli", "simulate", "units", "--url", url,
-                 "--count", str(simulate)], env=env))
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "najda.cli",
+                        "simulate",
+                        "units",
+                        "--url",
+                        url,
+                        "--count",
+                        str(simulate),
+                    ],
+                    env=env,
+                )
+            )
         server.wait()
     except KeyboardInterrupt:
         pass

@@ -20,17 +20,20 @@ def _map_config(lang: str) -> dict[str, object]:
     """What the page's script needs: endpoints, language and the optional tile layer."""
     return {
         "lang": lang,
-        "api": {name: url_for(f"api.{name}") for name in
-                ("regions", "governorates", "roads", "stations")},
+        "api": {
+            name: url_for(f"api.{name}")
+            for name in ("regions", "governorates", "roads", "stations")
+        },
         "health": url_for("health.health"),
-        "tiles": {"url": current_app.config.get("NAJDA_TILE_URL", ""),
-                  "attribution": current_app.config.get("NAJDA_TILE_ATTRIBUTION", "")},
+        "tiles": {
+            "url": current_app.config.get("NAJDA_TILE_URL", ""),
+            "attribution": current_app.config.get("NAJDA_TILE_ATTRIBUTION", ""),
+        },
     }
 
 
 @bp.get("/")
 def map_page() -> str:
-    lang = choose_language(request.args.get("lang"),
-                           request.accept_languages.best_match(LANGUAGES))
+    lang = choose_language(request.args.get("lang"), request.accept_languages.best_match(LANGUAGES))
     locale = locale_for(_messages_path(), lang)
     return render_template("map.html", t=locale, map_config=_map_config(lang))

@@ -12,8 +12,9 @@ with engine.begin() as connection:
         connection=connection,
         target_metadata=Base.metadata,
         compare_type=True,
-        include_object=lambda obj, name, type_, reflected, compare_to: not (
-            type_ == "table" and name in {"spatial_ref_sys"}
-        ) and not (type_ == "index" and name and name.startswith("idx_")),
+        include_object=lambda obj, name, type_, reflected, compare_to: (
+            not (type_ == "table" and name in {"spatial_ref_sys"})
+            and not (type_ == "index" and name and name.startswith("idx_"))
+        ),
     )
     context.run_migrations()

@@ -22,8 +22,9 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object; malformed JSON or a non-object is a 400 in the error shape."""
     body = request.get_json(force=False, silent=False)
     if not isinstance(body, dict):
-        raise InvalidInput("The request body must be a JSON object.",
-                           details={"received": type(body).__name__})
+        raise InvalidInput(
+            "The request body must be a JSON object.", details={"received": type(body).__name__}
+        )
     return body
 
 
@@ -33,5 +34,6 @@ from najda.web.api import geo  # noqa: E402,F401
 from najda.web.api import auth, incidents, openapi, units  # noqa: E402,F401
 from najda.web.api import search  # noqa: E402,F401
 from najda.web.api import avl, events  # noqa: E402,F401
+
 # isort: on
 from najda.web.api import analytics  # noqa: E402,F401

@@ -29,12 +29,12 @@ FORMATS = ("json", "csv", "geojson")
 
 METHOD = {
     "population": "governorate populations; localities' people spread over their "
-                  "neighbourhood polygons by area (else at their point) on H3 cells; "
-                  "people no locality accounts for are unplaced and never covered",
+    "neighbourhood polygons by area (else at their point) on H3 cells; "
+    "people no locality accounts for are unplaced and never covered",
     "travel_time": "one forward multi-source search on the road graph from the stations' "
-                   "linked road nodes (or available units' snapped positions)",
+    "linked road nodes (or available units' snapped positions)",
     "demand": "each H3 cell takes the time of the road node nearest its centre within "
-              f"{cov.DEFAULT_ACCESS_M:g} m; cells farther from every road are off-network",
+    f"{cov.DEFAULT_ACCESS_M:g} m; cells farther from every road are off-network",
 }
 
 
@@ -42,8 +42,12 @@ def planner() -> Planner:
     region = p.parse_region(request.args.get("region")) or "riyadh"
     planners: dict[str, Planner] = current_app.extensions.setdefault(_KEY, {})
     if region not in planners:
-        planners[region] = Planner(engine(), region, graphs=graph_source(),
-                                   max_age_s=web_state().settings.position_max_age_s)
+        planners[region] = Planner(
+            engine(),
+            region,
+            graphs=graph_source(),
+            max_age_s=web_state().settings.position_max_age_s,
+        )
     return planners[region]
 
 
@@ -51,16 +55,20 @@ def planner() -> Planner:
 def _format() -> str:
     fmt = (request.args.get("format") or "json").lower()
     if fmt not in FORMATS:
-        raise InvalidInput("format must be json, csv or geojson",
-                           details={"parameter": "format", "known": list(FORMATS)})
+        raise InvalidInput(
+            "format must be json, csv or geojson",
+            details={"parameter": "format", "known": list(FORMATS)},
+        )
     return fmt
 
 
 def _choice(name: str, default: str, known: tuple[str, ...]) -> str:
     value = request.args.get(name) or default
     if value not in known:
-        raise InvalidInput(f"{name} must be one of {', '.join(known)}",
-                           details={"parameter": name, "known": list(known)})
+        raise InvalidInput(
+            f"{name} must be one of {', '.join(known)}",
+            details={"parameter": name, "known": list(known)},
+        )
     return value
 
 
@@ -71,14 +79,16 @@ def _thresholds() -> tuple[float, ...]:
     try:
         values = [float(x) for x in raw.split(",") if x.strip()]
     except ValueError:
-        raise InvalidInput("thresholds must be comma-separated minutes",
-                           details={"parameter": "thresholds"}) from None
+        raise InvalidInput(
+            "thresholds must be comma-separated minutes", details={"parameter": "thresholds"}
+        ) from None
     return cov.check_thresholds(values)
 
 
 def _resolution(default: int) -> int:
-    return p.parse_int(request.args.get("resolution"), name="resolution", default=default,
-                       low=6, high=10)
+    return p.parse_int(
+        request.args.get("resolution"), name="resolution", default=default, low=6, high=10
+    )
 
 
 def _agency() -> str | None:
@@ -92,16 +102,18 @@ def _time(name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO 8601 date or time",
-                           details={"parameter": name}) from None
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 date or time", details={"parameter": name}
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _targets() -> dict[str, float]:
     out = {}
     for stage in kpi.STAGES:
-        value = p.parse_float(request.args.get(f"target_{stage}"), name=f"target_{stage}",
-                              low=1.0, high=86_400.0)
+        value = p.parse_float(
+            request.args.get(f"target_{stage}"), name=f"target_{stage}", low=1.0, high=86_400.0
+        )
         if value is not None:
             out[stage] = value
     return out
@@ -124,8 +136,9 @@ def _geojson(collection: dict[str, Any], name: str) -> Response:
 def _coverage() -> tuple[cov.Coverage, dict[str, Any]]:
     source = _choice("source", "stations", ("stations", "units"))
     agency = _agency()
-    result = planner().coverage(source=source, agency=agency, thresholds_min=_thresholds(),
-                                resolution=_resolution(8))
+    result = planner().coverage(
+        source=source, agency=agency, thresholds_min=_thresholds(), resolution=_resolution(8)
+    )
     return result, {"source": source, "agency": agency}
 
 
@@ -139,12 +152,19 @@ def analytics_coverage() -> Response:
         return _csv(result.governorate_rows(), "coverage")
     if fmt == "geojson":
         return _geojson(cov.coverage_geojson(result), "coverage-areas")
-    return jsonify({
-        **query, "region": planner().region, "thresholds_min": list(result.thresholds_min),
-        "resolution": result.demand.surface.resolution, "method": METHOD,
-        "totals": result.totals(), "governorates": result.governorate_rows(),
-        "sources_used": [s.as_dict() for s in result.sources_used],
-        "sources_left_out": len(result.sources_left_out)})
+    return jsonify(
+        {
+            **query,
+            "region": planner().region,
+            "thresholds_min": list(result.thresholds_min),
+            "resolution": result.demand.surface.resolution,
+            "method": METHOD,
+            "totals": result.totals(),
+            "governorates": result.governorate_rows(),
+            "sources_used": [s.as_dict() for s in result.sources_used],
+            "sources_left_out": len(result.sources_left_out),
+        }
+    )
 
 
 @bp.get("/analytics/gaps")
@@ -152,8 +172,9 @@ def analytics_gaps() -> Response:
     """H3 cells with people beyond a threshold (or off the network)."""
     authorized("read")
     fmt = _format()
-    threshold = p.parse_float(request.args.get("threshold"), name="threshold", low=0.5,
-                              high=120.0) or 8.0
+    threshold = (
+        p.parse_float(request.args.get("threshold"), name="threshold", low=0.5, high=120.0) or 8.0
+    )
     result, query = _coverage()
     if threshold not in result.thresholds_min:
         result, query = _coverage_with(threshold)
@@ -162,14 +183,22 @@ def analytics_gaps() -> Response:
         return _csv(rows, f"gaps-{threshold:g}min")
     if fmt == "geojson":
         return _geojson(cov.gaps_geojson(result, threshold), f"gaps-{threshold:g}min")
-    return jsonify({**query, "threshold_min": threshold, "cells": len(rows),
-                    "population": sum(r["population"] for r in rows), "rows": rows[:1000]})
+    return jsonify(
+        {
+            **query,
+            "threshold_min": threshold,
+            "cells": len(rows),
+            "population": sum(r["population"] for r in rows),
+            "rows": rows[:1000],
+        }
+    )
 
 
 def _coverage_with(threshold: float) -> tuple[cov.Coverage, dict[str, Any]]:
     source = _choice("source", "stations", ("stations", "units"))
-    result = planner().coverage(source=source, agency=_agency(), thresholds_min=(threshold,),
-                                resolution=_resolution(8))
+    result = planner().coverage(
+        source=source, agency=_agency(), thresholds_min=(threshold,), resolution=_resolution(8)
+    )
     return result, {"source": source, "agency": _agency()}
 
 
@@ -179,17 +208,20 @@ def analytics_heatmap() -> Response:
     authorized("read")
     fmt = _format()
     kind = _choice("kind", "modelled", ("modelled", "measured"))
-    resolution = p.parse_int(request.args.get("resolution"), name="resolution",
-                             default=heatmap.DEFAULT_RESOLUTION, low=6, high=11)
+    resolution = p.parse_int(
+        request.args.get("resolution"),
+        name="resolution",
+        default=heatmap.DEFAULT_RESOLUTION,
+        low=6,
+        high=11,
+    )
     if kind == "modelled":
         source = _choice("source", "stations", ("stations", "units"))
-        rows = planner().modelled_heatmap(source=source, agency=_agency(),
-                                          resolution=resolution)
+        rows = planner().modelled_heatmap(source=source, agency=_agency(), resolution=resolution)
         query: dict[str, Any] = {"source": source, "agency": _agency()}
     else:
         stage = _choice("stage", "response", kpi.STAGES)
-        rows = planner().measured_heatmap(stage=stage, resolution=resolution,
-                                          since=_time("since"))
+        rows = planner().measured_heatmap(stage=stage, resolution=resolution, since=_time("since"))
         query = {"stage": stage}
     if fmt == "csv":
         return _csv(rows, f"heatmap-{kind}")
@@ -204,16 +236,23 @@ def analytics_kpis() -> Response:
     authorized("read")
     fmt = _format()
     if fmt == "geojson":
-        raise InvalidInput("KPIs have no geometry: use json or csv",
-                           details={"parameter": "format"})
+        raise InvalidInput(
+            "KPIs have no geometry: use json or csv", details={"parameter": "format"}
+        )
     by = _choice("by", "all", kpi.DIMENSIONS)
-    report = planner().kpis(by=by, targets=_targets(), since=_time("since"),
-                            until=_time("until"))
+    report = planner().kpis(by=by, targets=_targets(), since=_time("since"), until=_time("until"))
     if fmt == "csv":
         return _csv(report.rows, f"kpis-by-{by}")
-    return jsonify({"by": by, "incidents": report.incidents, "stages": list(kpi.STAGES),
-                    "targets": report.targets, "standards": report.standards,
-                    "rows": report.rows})
+    return jsonify(
+        {
+            "by": by,
+            "incidents": report.incidents,
+            "stages": list(kpi.STAGES),
+            "targets": report.targets,
+            "standards": report.standards,
+            "rows": report.rows,
+        }
+    )
 
 
 @bp.get("/analytics/siting")
@@ -223,19 +262,34 @@ def analytics_siting() -> Response:
     fmt = _format()
     model = _choice("model", "mclp", ("mclp", "lscp"))
     add = p.parse_int(request.args.get("add"), name="add", default=1, low=1, high=20)
-    threshold = p.parse_float(request.args.get("threshold"), name="threshold", low=0.5,
-                              high=60.0) or 8.0
-    candidate_res = p.parse_int(request.args.get("candidate_resolution"),
-                                name="candidate_resolution", default=9, low=6, high=10)
-    answer = planner().siting(model=model, add=add, threshold_min=threshold,  # type: ignore[arg-type]
-                              agency=_agency(), resolution=_resolution(8),
-                              candidate_resolution=candidate_res)
+    threshold = (
+        p.parse_float(request.args.get("threshold"), name="threshold", low=0.5, high=60.0) or 8.0
+    )
+    candidate_res = p.parse_int(
+        request.args.get("candidate_resolution"),
+        name="candidate_resolution",
+        default=9,
+        low=6,
+        high=10,
+    )
+    answer = planner().siting(
+        model=model,  # type: ignore[arg-type]  # checked against the two names above
+        add=add,
+        threshold_min=threshold,
+        agency=_agency(),
+        resolution=_resolution(8),
+        candidate_resolution=candidate_res,
+    )
     if fmt == "csv":
         return _csv(answer["new_sites"], f"siting-{model}")
     if fmt == "geojson":
-        sites = points_geojson([{**s, "kind": "new_site"} for s in answer["new_sites"]]
-                               + [{**s, "kind": "existing"} for s in answer["existing"]])
+        sites = points_geojson(
+            [{**s, "kind": "new_site"} for s in answer["new_sites"]]
+            + [{**s, "kind": "existing"} for s in answer["existing"]]
+        )
         cells = heatmap.cells_geojson(answer["cells"])
-        return _geojson({"type": "FeatureCollection",
-                         "features": cells["features"] + sites["features"]}, f"siting-{model}")
+        return _geojson(
+            {"type": "FeatureCollection", "features": cells["features"] + sites["features"]},
+            f"siting-{model}",
+        )
     return jsonify(answer)

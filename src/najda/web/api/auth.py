@@ -52,17 +52,24 @@ def _str_field(body: dict[str, Any], name: str, *, required: bool = True) -> str
 
 
 def token_json(info: TokenInfo) -> dict[str, Any]:
-    return {"id": info.id, "name": info.name, "user_id": info.user_id,
-            "created_at": shown(info.created_at), "last_used_at": shown(info.last_used_at),
-            "revoked_at": shown(info.revoked_at)}
+    return {
+        "id": info.id,
+        "name": info.name,
+        "user_id": info.user_id,
+        "created_at": shown(info.created_at),
+        "last_used_at": shown(info.last_used_at),
+        "revoked_at": shown(info.revoked_at),
+    }
 
 
 @bp.post("/auth/login")
 def login() -> Response:
     body = json_body()
     user = domain.authenticate_password(
-        engine(), username=_str_field(body, "username") or "",
-        password=_str_field(body, "password") or "")
+        engine(),
+        username=_str_field(body, "username") or "",
+        password=_str_field(body, "password") or "",
+    )
     session.clear()
     session[_SESSION_KEY] = user.id
     return jsonify({"user": user.as_dict()})
@@ -82,8 +89,9 @@ def me() -> Response:
 @bp.get("/auth/tokens")
 def tokens() -> Response:
     user = authorized("read")
-    return jsonify({"tokens": [token_json(t) for t in domain.list_tokens(engine(),
-                                                                          user_id=user.id)]})
+    return jsonify(
+        {"tokens": [token_json(t) for t in domain.list_tokens(engine(), user_id=user.id)]}
+    )
 
 
 @bp.post("/auth/tokens")
@@ -111,9 +119,11 @@ def create_user() -> tuple[Response, int]:
     authorized("admin")
     body = json_body()
     user = domain.create_user(
-        engine(), username=_str_field(body, "username") or "",
+        engine(),
+        username=_str_field(body, "username") or "",
         role=_str_field(body, "role") or "",
         password=_str_field(body, "password", required=False),
         display_name=_str_field(body, "display_name", required=False),
-        agency_code=_str_field(body, "agency", required=False))
+        agency_code=_str_field(body, "agency", required=False),
+    )
     return jsonify({"user": user.as_dict()}), 201

@@ -77,8 +77,9 @@ def _time_param(name: str) -> datetime | None:
     try:
         return parse_time(raw)
     except InvalidInput as exc:
-        raise InvalidInput(f"{name} must be ISO 8601 or Unix time",
-                           details={"parameter": name}) from exc
+        raise InvalidInput(
+            f"{name} must be ISO 8601 or Unix time", details={"parameter": name}
+        ) from exc
 
 
 def _window() -> tracks.Window:
@@ -92,19 +93,25 @@ def _unit_ids(raw: str | None) -> list[int]:
     try:
         ids = [int(part) for part in (raw or "").split(",") if part.strip()]
     except ValueError:
-        raise InvalidInput("units must be unit ids separated by commas",
-                           details={"parameter": "units"}) from None
+        raise InvalidInput(
+            "units must be unit ids separated by commas", details={"parameter": "units"}
+        ) from None
     if not ids or any(i < 1 or i > 2_147_483_647 for i in ids):
-        raise InvalidInput("units must name at least one unit id",
-                           details={"parameter": "units"})
+        raise InvalidInput("units must name at least one unit id", details={"parameter": "units"})
     return ids
 
 
 def _tracks(unit_ids: list[int]) -> Response:
     user = authorized("read")
-    return geojson_response(tracks.tracks(
-        engine(), unit_ids, _window(), by=user,
-        max_age_s=web_state().settings.position_max_age_s))
+    return geojson_response(
+        tracks.tracks(
+            engine(),
+            unit_ids,
+            _window(),
+            by=user,
+            max_age_s=web_state().settings.position_max_age_s,
+        )
+    )
 
 
 @bp.get("/avl/units/<int:unit_id>/track")
@@ -119,9 +126,13 @@ def playback_tracks() -> Response:
 
 def credentials_json(issued: creds.IssuedCredentials) -> dict[str, Any]:
     root = request.url_root.rstrip("/")
-    return {"unit_id": issued.unit_id, "call_sign": issued.call_sign,
-            "device_id": issued.device_id, "token": issued.token,
-            "osmand_url": f"{root}/osmand?token={issued.token}"}
+    return {
+        "unit_id": issued.unit_id,
+        "call_sign": issued.call_sign,
+        "device_id": issued.device_id,
+        "token": issued.token,
+        "osmand_url": f"{root}/osmand?token={issued.token}",
+    }
 
 
 @bp.post("/avl/units/<int:unit_id>/credentials")
@@ -142,30 +153,58 @@ def revoke_credentials(unit_id: int) -> Response:
     return jsonify({"unit_id": unit_id, "revoked": True})
 
 
-
 # -- OpenAPI ------------------------------------------------------------------------------
 def _schema(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _answers(ok: dict[str, Any], *codes: str, media: str = "application/json",
-             status: str = "200") -> dict[str, Any]:
+def _answers(
+    ok: dict[str, Any], *codes: str, media: str = "application/json", status: str = "200"
+) -> dict[str, Any]:
     error = {"content": {"application/json": {"schema": _schema("Error")}}}
-    return {status: {"description": "OK", "content": {media: {"schema": ok}}},
-            **{c: {"description": "error", **error} for c in codes}}
+    return {
+        status: {"description": "OK", "content": {media: {"schema": ok}}},
+        **{c: {"description": "error", **error} for c in codes},
+    }
 
 
 _NUM = {"type": "number"}
-_FIX = {"type": "object", "additionalProperties": False, "required": ["time", "lat", "lon"],
-        "properties": {"time": {"oneOf": [{"type": "string"}, _NUM]},
-                       "lat": _NUM, "lon": _NUM, "speed": _NUM, "heading": _NUM,
-                       "accuracy": _NUM, "altitude": _NUM, "battery": _NUM}}
-_RESULT = {"type": "object", "additionalProperties": True,
-           "required": ["unit_id", "stored", "duplicates", "refused"]}
-_WINDOW = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
-            "description": "ISO 8601 or Unix time"} for n in ("from", "to")]
-_UNIT = {"name": "unit_id", "in": "path", "required": True,
-         "schema": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647}}
+_FIX = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["time", "lat", "lon"],
+    "properties": {
+        "time": {"oneOf": [{"type": "string"}, _NUM]},
+        "lat": _NUM,
+        "lon": _NUM,
+        "speed": _NUM,
+        "heading": _NUM,
+        "accuracy": _NUM,
+        "altitude": _NUM,
+        "battery": _NUM,
+    },
+}
+_RESULT = {
+    "type": "object",
+    "additionalProperties": True,
+    "required": ["unit_id", "stored", "duplicates", "refused"],
+}
+_WINDOW = [
+    {
+        "name": n,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "ISO 8601 or Unix time",
+    }
+    for n in ("from", "to")
+]
+_UNIT = {
+    "name": "unit_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647},
+}
 _DEVICE: list[dict[str, list[str]]] = [{"bearerAuth": []}]  # a device token
 
 
@@ -175,43 +214,117 @@ def openapi_paths() -> dict[str, Any]:
     ``/events`` is left out on purpose: a stream that stays open is not something an
     OpenAPI client or fuzzer can call (see :mod:`najda.web.api.events` for its format).
     """
-    body = {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-        _FIX, {"type": "object", "additionalProperties": False, "required": ["fixes"],
-               "properties": {"fixes": {"type": "array", "items": _FIX, "minItems": 1,
-                                        "maxItems": ingest.MAX_BATCH}}}]}}}}
-    status = {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["status"],
-        "properties": {"status": {"type": "string",
-                                  "enum": ["en_route", "on_scene", "available"]}}}}}}
+    body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        _FIX,
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["fixes"],
+                            "properties": {
+                                "fixes": {
+                                    "type": "array",
+                                    "items": _FIX,
+                                    "minItems": 1,
+                                    "maxItems": ingest.MAX_BATCH,
+                                }
+                            },
+                        },
+                    ]
+                }
+            }
+        },
+    }
+    status = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["en_route", "on_scene", "available"]}
+                    },
+                }
+            }
+        },
+    }
     geojson = _schema("FeatureCollection")
     return {
-        "/avl/positions": {"post": {
-            "summary": "A field unit reports one fix or a batch", "tags": ["avl"],
-            "security": _DEVICE, "requestBody": body,
-            "responses": _answers(_RESULT, "400", "401", "415", "422", "503")}},
-        "/avl/status": {"post": {
-            "summary": "A field unit reports its status", "tags": ["avl"],
-            "security": _DEVICE, "requestBody": status,
-            "responses": _answers({"type": "object"}, "400", "401", "409", "415", "503")}},
-        "/avl/units/{unit_id}/track": {"get": {
-            "summary": "A unit's track in a time window (GeoJSON)", "tags": ["avl"],
-            "parameters": [_UNIT, *_WINDOW],
-            "responses": _answers(geojson, "400", "401", "403", "404", "503",
-                                  media="application/geo+json")}},
-        "/avl/tracks": {"get": {
-            "summary": "Tracks of several units for playback (GeoJSON)", "tags": ["avl"],
-            "parameters": [{"name": "units", "in": "query", "required": True,
-                            "schema": {"type": "string", "example": "1,2,3"}}, *_WINDOW],
-            "responses": _answers(geojson, "400", "401", "403", "404", "503",
-                                  media="application/geo+json")}},
+        "/avl/positions": {
+            "post": {
+                "summary": "A field unit reports one fix or a batch",
+                "tags": ["avl"],
+                "security": _DEVICE,
+                "requestBody": body,
+                "responses": _answers(_RESULT, "400", "401", "415", "422", "503"),
+            }
+        },
+        "/avl/status": {
+            "post": {
+                "summary": "A field unit reports its status",
+                "tags": ["avl"],
+                "security": _DEVICE,
+                "requestBody": status,
+                "responses": _answers({"type": "object"}, "400", "401", "409", "415", "503"),
+            }
+        },
+        "/avl/units/{unit_id}/track": {
+            "get": {
+                "summary": "A unit's track in a time window (GeoJSON)",
+                "tags": ["avl"],
+                "parameters": [_UNIT, *_WINDOW],
+                "responses": _answers(
+                    geojson, "400", "401", "403", "404", "503", media="application/geo+json"
+                ),
+            }
+        },
+        "/avl/tracks": {
+            "get": {
+                "summary": "Tracks of several units for playback (GeoJSON)",
+                "tags": ["avl"],
+                "parameters": [
+                    {
+                        "name": "units",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "example": "1,2,3"},
+                    },
+                    *_WINDOW,
+                ],
+                "responses": _answers(
+                    geojson, "400", "401", "403", "404", "503", media="application/geo+json"
+                ),
+            }
+        },
         "/avl/units/{unit_id}/credentials": {
-            "post": {"summary": "Issue a unit's device id and token (admin)", "tags": ["avl"],
-                     "parameters": [_UNIT],
-                     "responses": _answers({"type": "object"}, "400", "401", "403",
-                                           "404", "409", "415", "503", status="201")},
-            "delete": {"summary": "Revoke a unit's device token (admin)", "tags": ["avl"],
-                       "parameters": [_UNIT],
-                       "responses": _answers({"type": "object"}, "401", "403", "404", "503")}},
+            "post": {
+                "summary": "Issue a unit's device id and token (admin)",
+                "tags": ["avl"],
+                "parameters": [_UNIT],
+                "responses": _answers(
+                    {"type": "object"},
+                    "400",
+                    "401",
+                    "403",
+                    "404",
+                    "409",
+                    "415",
+                    "503",
+                    status="201",
+                ),
+            },
+            "delete": {
+                "summary": "Revoke a unit's device token (admin)",
+                "tags": ["avl"],
+                "parameters": [_UNIT],
+                "responses": _answers({"type": "object"}, "401", "403", "404", "503"),
+            },
+        },
     }
 
 

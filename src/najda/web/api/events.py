@@ -62,8 +62,7 @@ def _kinds(raw: str | None) -> frozenset[str] | None:
         return None
     kinds = frozenset(k.strip() for k in raw.split(",") if k.strip())
     if len(kinds) > 20 or any(len(k) > 50 for k in kinds):
-        raise InvalidInput("kinds is a short comma-separated list",
-                           details={"parameter": "kinds"})
+        raise InvalidInput("kinds is a short comma-separated list", details={"parameter": "kinds"})
     return kinds
 
 
@@ -92,8 +91,11 @@ def events_stream() -> Response:
     # subscribe before answering, so nothing published after the headers is missed
     sub = hub.subscribe(kinds=kinds)
     config = current_app.config
-    body = _stream(sub, heartbeat_s=float(config.get("NAJDA_SSE_HEARTBEAT_S", 15.0)),
-                   max_s=float(config.get("NAJDA_SSE_MAX_S", 300.0)))
+    body = _stream(
+        sub,
+        heartbeat_s=float(config.get("NAJDA_SSE_HEARTBEAT_S", 15.0)),
+        max_s=float(config.get("NAJDA_SSE_MAX_S", 300.0)),
+    )
     response = Response(stream_with_context(body), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream

@@ -24,15 +24,15 @@ DEFAULT_STEPS_ACROSS = 2_048
 
 
 def geojson_response(collection: dict[str, Any]) -> Response:
-    response = current_app.response_class(
-        current_app.json.dumps(collection), mimetype=GEOJSON)
+    response = current_app.response_class(current_app.json.dumps(collection), mimetype=GEOJSON)
     response.headers["Cache-Control"] = "no-cache"
     return response
 
 
 def _simplify_m(bbox: p.BBox | None) -> float:
-    explicit = p.parse_float(request.args.get("simplify"), name="simplify",
-                             low=0.0, high=MAX_SIMPLIFY_M)
+    explicit = p.parse_float(
+        request.args.get("simplify"), name="simplify", low=0.0, high=MAX_SIMPLIFY_M
+    )
     if explicit is not None:
         return explicit
     if bbox is None:
@@ -48,10 +48,11 @@ def regions() -> Response:
 @bp.get("/governorates")
 def governorates() -> Response:
     region = p.parse_region(request.args.get("region"))
-    simplify = p.parse_float(request.args.get("simplify"), name="simplify",
-                             low=0.0, high=MAX_SIMPLIFY_M) or 0.0
-    return geojson_response(q.governorates_geojson(engine(), region=region,
-                                                   simplify_m=simplify))
+    simplify = (
+        p.parse_float(request.args.get("simplify"), name="simplify", low=0.0, high=MAX_SIMPLIFY_M)
+        or 0.0
+    )
+    return geojson_response(q.governorates_geojson(engine(), region=region, simplify_m=simplify))
 
 
 @bp.get("/roads")
@@ -60,16 +61,23 @@ def roads() -> Response:
     args = request.args
     bbox = p.parse_bbox(args.get("bbox"))
     query = q.RoadQuery(
-        region=p.parse_region(args.get("region")), bbox=bbox,
-        classes=p.parse_classes(args.get("classes")), simplify_m=_simplify_m(bbox),
-        limit=p.parse_int(args.get("limit"), name="limit", default=DEFAULT_ROADS,
-                          low=1, high=MAX_ROADS),
-        directed=p.parse_bool(args.get("directed"), name="directed", default=False))
+        region=p.parse_region(args.get("region")),
+        bbox=bbox,
+        classes=p.parse_classes(args.get("classes")),
+        simplify_m=_simplify_m(bbox),
+        limit=p.parse_int(
+            args.get("limit"), name="limit", default=DEFAULT_ROADS, low=1, high=MAX_ROADS
+        ),
+        directed=p.parse_bool(args.get("directed"), name="directed", default=False),
+    )
     return geojson_response(q.roads_geojson(engine(), query))
 
 
 @bp.get("/stations")
 def stations() -> Response:
     args = request.args
-    return geojson_response(q.stations_geojson(
-        engine(), region=p.parse_region(args.get("region")), bbox=p.parse_bbox(args.get("bbox"))))
+    return geojson_response(
+        q.stations_geojson(
+            engine(), region=p.parse_region(args.get("region")), bbox=p.parse_bbox(args.get("bbox"))
+        )
+    )

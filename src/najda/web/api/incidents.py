@@ -23,8 +23,15 @@ from najda.web.api.auth import authorized
 from najda.web.api.routing_adapter import estimator, graph_source
 from najda.web.state import engine, web_state
 
-_NEW_FIELDS = {"type", "location", "priority", "priority_reason", "address", "caller_number",
-               "description"}
+_NEW_FIELDS = {
+    "type",
+    "location",
+    "priority",
+    "priority_reason",
+    "address",
+    "caller_number",
+    "description",
+}
 
 
 # -- serialising ---------------------------------------------------------------------
@@ -35,58 +42,108 @@ def _line(route: Any) -> dict[str, Any] | None:
 
 
 def assignment_json(a: inc.AssignmentView, zone: str) -> dict[str, Any]:
-    return {"id": a.id, "unit_id": a.unit_id, "call_sign": a.call_sign,
-            "agency": a.agency_code, "capability": a.capability, "eta_s": a.eta_s,
-            "distance_m": a.distance_m, "route": _line(a.route), "active": a.active,
-            "assigned_at": shown(a.assigned_at, zone), "released_at": shown(a.released_at, zone),
-            "release_reason": a.release_reason, "en_route_at": shown(a.en_route_at, zone),
-            "on_scene_at": shown(a.on_scene_at, zone)}
+    return {
+        "id": a.id,
+        "unit_id": a.unit_id,
+        "call_sign": a.call_sign,
+        "agency": a.agency_code,
+        "capability": a.capability,
+        "eta_s": a.eta_s,
+        "distance_m": a.distance_m,
+        "route": _line(a.route),
+        "active": a.active,
+        "assigned_at": shown(a.assigned_at, zone),
+        "released_at": shown(a.released_at, zone),
+        "release_reason": a.release_reason,
+        "en_route_at": shown(a.en_route_at, zone),
+        "on_scene_at": shown(a.on_scene_at, zone),
+    }
 
 
 def incident_json(i: inc.Incident) -> dict[str, Any]:
     zone = i.timezone
     return {
-        "id": i.id, "number": i.number, "status": i.status, "priority": i.priority,
-        "priority_reason": i.priority_reason, "type": i.type.as_dict(),
-        "location": {"lon": i.lon, "lat": i.lat}, "address": i.address,
-        "caller_number": i.caller_number, "description": i.description,
-        "region": i.region_code, "timezone": zone, "governorate": i.governorate,
-        "jurisdictions": [{"id": j["id"], "code": j["code"], "name_en": j["name_en"],
-                           "name_ar": j["name_ar"], "agency": j["agency_code"]}
-                          for j in i.jurisdictions],
+        "id": i.id,
+        "number": i.number,
+        "status": i.status,
+        "priority": i.priority,
+        "priority_reason": i.priority_reason,
+        "type": i.type.as_dict(),
+        "location": {"lon": i.lon, "lat": i.lat},
+        "address": i.address,
+        "caller_number": i.caller_number,
+        "description": i.description,
+        "region": i.region_code,
+        "timezone": zone,
+        "governorate": i.governorate,
+        "jurisdictions": [
+            {
+                "id": j["id"],
+                "code": j["code"],
+                "name_en": j["name_en"],
+                "name_ar": j["name_ar"],
+                "agency": j["agency_code"],
+            }
+            for j in i.jurisdictions
+        ],
         "timestamps": {s: shown(t, zone) for s, t in i.timestamps.items()},
         "assignments": [assignment_json(a, zone) for a in i.assignments],
     }
 
 
 def event_json(e: inc.Event, zone: str) -> dict[str, Any]:
-    return {"id": e.id, "at": shown(e.at, zone), "actor": e.actor, "kind": e.kind,
-            "from_status": e.from_status, "to_status": e.to_status, "details": e.details}
+    return {
+        "id": e.id,
+        "at": shown(e.at, zone),
+        "actor": e.actor,
+        "kind": e.kind,
+        "from_status": e.from_status,
+        "to_status": e.to_status,
+        "details": e.details,
+    }
 
 
 def candidate_json(r: Any) -> dict[str, Any]:
     u = r.unit
-    return {"unit_id": u.unit_id, "call_sign": u.call_sign, "agency": u.agency_code,
-            "unit_type": u.unit_type, "capabilities": sorted(u.capabilities),
-            "eta_s": r.eta_s, "distance_m": r.distance_m,
-            "snap_distance_m": r.snap_distance_m,
-            "position": {"lon": r.located.position[0], "lat": r.located.position[1]},
-            "position_source": r.located.position_source, "route": _line(r.route)}
+    return {
+        "unit_id": u.unit_id,
+        "call_sign": u.call_sign,
+        "agency": u.agency_code,
+        "unit_type": u.unit_type,
+        "capabilities": sorted(u.capabilities),
+        "eta_s": r.eta_s,
+        "distance_m": r.distance_m,
+        "snap_distance_m": r.snap_distance_m,
+        "position": {"lon": r.located.position[0], "lat": r.located.position[1]},
+        "position_source": r.located.position_source,
+        "route": _line(r.route),
+    }
 
 
 def recommendation_json(result: rec.Recommendation) -> dict[str, Any]:
     requirements = []
     for f in result.plan.fills:
-        requirements.append({
-            "capability": f.requirement.capability, "count": f.requirement.count,
-            "units": [candidate_json(r) for r in f.chosen], "missing": f.missing,
-            "excluded": f.excluded})
-    return {"incident_id": result.incident.id, "number": result.incident.number,
-            "policy": result.plan.policy, "complete": result.plan.complete,
-            "requirements": requirements,
-            "unfilled": [{"capability": f.requirement.capability, "missing": f.missing,
-                          "excluded": f.excluded}
-                         for f in result.plan.fills if f.missing > 0]}
+        requirements.append(
+            {
+                "capability": f.requirement.capability,
+                "count": f.requirement.count,
+                "units": [candidate_json(r) for r in f.chosen],
+                "missing": f.missing,
+                "excluded": f.excluded,
+            }
+        )
+    return {
+        "incident_id": result.incident.id,
+        "number": result.incident.number,
+        "policy": result.plan.policy,
+        "complete": result.plan.complete,
+        "requirements": requirements,
+        "unfilled": [
+            {"capability": f.requirement.capability, "missing": f.missing, "excluded": f.excluded}
+            for f in result.plan.fills
+            if f.missing > 0
+        ],
+    }
 
 
 # -- parsing -------------------------------------------------------------------------
@@ -99,20 +156,27 @@ def _new_incident(body: dict[str, Any]) -> inc.NewIncident:
         raise InvalidInput("type must be an incident type code", details={"field": "type"})
     location = body.get("location")
     if not isinstance(location, dict) or "lon" not in location or "lat" not in location:
-        raise InvalidInput("location must be an object with lon and lat",
-                           details={"field": "location"})
+        raise InvalidInput(
+            "location must be an object with lon and lat", details={"field": "location"}
+        )
     return inc.NewIncident(
-        type_code=type_code, lon=location["lon"], lat=location["lat"],
-        priority=body.get("priority"), priority_reason=body.get("priority_reason"),
-        address=body.get("address"), caller_number=body.get("caller_number"),
-        description=body.get("description"))
+        type_code=type_code,
+        lon=location["lon"],
+        lat=location["lat"],
+        priority=body.get("priority"),
+        priority_reason=body.get("priority_reason"),
+        address=body.get("address"),
+        caller_number=body.get("caller_number"),
+        description=body.get("description"),
+    )
 
 
 def _unit_requests(body: dict[str, Any]) -> list[assign.UnitRequest]:
     units = body.get("units")
     if not isinstance(units, list):
-        raise InvalidInput("units must be a list of {unit_id, capability}",
-                           details={"field": "units"})
+        raise InvalidInput(
+            "units must be a list of {unit_id, capability}", details={"field": "units"}
+        )
     out = []
     for item in units:
         if not isinstance(item, dict):
@@ -151,8 +215,9 @@ def create_incident() -> tuple[Response, int, dict[str, str]]:
 def list_incidents() -> Response:
     user = authorized("read")
     limit = p.parse_int(request.args.get("limit"), name="limit", default=100, low=1, high=500)
-    found = inc.list_incidents(engine(), by=user, statuses=_statuses(request.args.get("status")),
-                               limit=limit)
+    found = inc.list_incidents(
+        engine(), by=user, statuses=_statuses(request.args.get("status")), limit=limit
+    )
     return jsonify({"incidents": [incident_json(i) for i in found]})
 
 
@@ -166,9 +231,14 @@ def get_incident(incident_id: int) -> Response:
 def recommendations(incident_id: int) -> Response:
     user = authorized("read")
     policy = request.args.get("policy", "nearest")
-    result = rec.recommend(engine(), incident_id, by=user, policy=policy,
-                           graphs=graph_source(),
-                           max_age_s=web_state().settings.position_max_age_s)
+    result = rec.recommend(
+        engine(),
+        incident_id,
+        by=user,
+        policy=policy,
+        graphs=graph_source(),
+        max_age_s=web_state().settings.position_max_age_s,
+    )
     return jsonify(recommendation_json(result))
 
 
@@ -176,8 +246,7 @@ def recommendations(incident_id: int) -> Response:
 def create_assignments(incident_id: int) -> tuple[Response, int]:
     user = authorized("dispatch")
     requests = _unit_requests(json_body())
-    updated = assign.assign_units(engine(), incident_id, requests, by=user,
-                                  estimator=estimator())
+    updated = assign.assign_units(engine(), incident_id, requests, by=user, estimator=estimator())
     return jsonify(incident_json(updated)), 201
 
 
@@ -187,8 +256,11 @@ def release_assignment(incident_id: int, assignment_id: int) -> Response:
     reason = json_body().get("reason") or "released"
     if not isinstance(reason, str):
         raise InvalidInput("reason must be text", details={"field": "reason"})
-    return jsonify(incident_json(assign.release_assignment(
-        engine(), incident_id, assignment_id, by=user, reason=reason)))
+    return jsonify(
+        incident_json(
+            assign.release_assignment(engine(), incident_id, assignment_id, by=user, reason=reason)
+        )
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/transitions")
@@ -197,12 +269,15 @@ def transition(incident_id: int) -> Response:
     body = json_body()
     status, note = body.get("status"), body.get("note")
     if not isinstance(status, str) or status not in STATUSES:
-        raise InvalidInput("status must be one of the lifecycle statuses",
-                           details={"field": "status", "known": list(STATUSES)})
+        raise InvalidInput(
+            "status must be one of the lifecycle statuses",
+            details={"field": "status", "known": list(STATUSES)},
+        )
     if note is not None and not isinstance(note, str):
         raise InvalidInput("note must be text", details={"field": "note"})
-    return jsonify(incident_json(inc.transition(engine(), incident_id, to_status=status,
-                                                by=user, note=note)))
+    return jsonify(
+        incident_json(inc.transition(engine(), incident_id, to_status=status, by=user, note=note))
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/priority")
@@ -212,13 +287,17 @@ def set_priority(incident_id: int) -> Response:
     priority, reason = body.get("priority"), body.get("reason")
     if not isinstance(reason, str):
         raise InvalidInput("reason must be text", details={"field": "reason"})
-    return jsonify(incident_json(inc.set_priority(engine(), incident_id, priority=priority,
-                                                  reason=reason, by=user)))
+    return jsonify(
+        incident_json(
+            inc.set_priority(engine(), incident_id, priority=priority, reason=reason, by=user)
+        )
+    )
 
 
 @bp.get("/incidents/<int:incident_id>/timeline")
 def timeline(incident_id: int) -> Response:
     user = authorized("read")
     events = inc.timeline(engine(), incident_id, by=user)
-    return jsonify({"incident_id": incident_id,
-                    "events": [event_json(e, DEFAULT_ZONE) for e in events]})
+    return jsonify(
+        {"incident_id": incident_id, "events": [event_json(e, DEFAULT_ZONE) for e in events]}
+    )

@@ -17,8 +17,7 @@ from najda.web.api import bp
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
-UNIT_STATUSES = ["available", "dispatched", "en_route", "on_scene", "returning",
-                 "out_of_service"]
+UNIT_STATUSES = ["available", "dispatched", "en_route", "on_scene", "returning", "out_of_service"]
 
 
 def ref(name: str) -> dict[str, str]:
@@ -29,16 +28,20 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "nullable": True}
 
 
-STR, INT, NUM, BOOL = ({"type": "string"}, {"type": "integer"}, {"type": "number"},
-                       {"type": "boolean"})
+STR, INT, NUM, BOOL = (
+    {"type": "string"},
+    {"type": "integer"},
+    {"type": "number"},
+    {"type": "boolean"},
+)
 TIME = {"type": "string", "format": "date-time", "nullable": True}
 OBJ = {"type": "object", "additionalProperties": True}
 
 
-def obj(props: dict[str, Any], required: list[str] | None = None, *,
-        extra: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": props,
-                              "additionalProperties": extra}
+def obj(
+    props: dict[str, Any], required: list[str] | None = None, *, extra: bool = False
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": extra}
     if required is None:
         required = list(props)
     if required:
@@ -46,106 +49,242 @@ def obj(props: dict[str, Any], required: list[str] | None = None, *,
     return schema
 
 
-def collection(feature_props: dict[str, Any] | None = None,
-               geometry: dict[str, Any] | None = None) -> dict[str, Any]:
+def collection(
+    feature_props: dict[str, Any] | None = None, geometry: dict[str, Any] | None = None
+) -> dict[str, Any]:
     props = obj(feature_props, extra=True) if feature_props else OBJ
-    feature = obj({"type": {"type": "string", "enum": ["Feature"]},
-                   "id": {"oneOf": [INT, STR]}, "geometry": geometry or nullable(OBJ),
-                   "properties": props}, ["type", "geometry", "properties"], extra=True)
-    return obj({"type": {"type": "string", "enum": ["FeatureCollection"]},
-                "features": {"type": "array", "items": feature}},
-               ["type", "features"], extra=True)
+    feature = obj(
+        {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"oneOf": [INT, STR]},
+            "geometry": geometry or nullable(OBJ),
+            "properties": props,
+        },
+        ["type", "geometry", "properties"],
+        extra=True,
+    )
+    return obj(
+        {
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "items": feature},
+        },
+        ["type", "features"],
+        extra=True,
+    )
 
 
-POINT = obj({"type": {"type": "string", "enum": ["Point"]},
-             "coordinates": {"type": "array", "items": NUM, "minItems": 2, "maxItems": 3}})
-LINE = nullable(obj({"type": {"type": "string", "enum": ["LineString"]},
-                     "coordinates": {"type": "array",
-                                     "items": {"type": "array", "items": NUM}}}))
-LONLAT = obj({"lon": {"type": "number", "minimum": -180, "maximum": 180},
-              "lat": {"type": "number", "minimum": -90, "maximum": 90}})
+POINT = obj(
+    {
+        "type": {"type": "string", "enum": ["Point"]},
+        "coordinates": {"type": "array", "items": NUM, "minItems": 2, "maxItems": 3},
+    }
+)
+LINE = nullable(
+    obj(
+        {
+            "type": {"type": "string", "enum": ["LineString"]},
+            "coordinates": {"type": "array", "items": {"type": "array", "items": NUM}},
+        }
+    )
+)
+LONLAT = obj(
+    {
+        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+    }
+)
 NAMED = obj({"id": INT, "code": STR, "name_en": STR, "name_ar": STR}, extra=True)
 
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"code": STR, "message": STR, "details": OBJ})}),
-    "User": obj({"id": INT, "username": STR, "role": {"type": "string", "enum": list(ROLES)},
-                 "display_name": nullable(STR), "agency_id": nullable(INT)}),
-    "Token": obj({"id": INT, "name": STR, "user_id": INT, "created_at": TIME,
-                  "last_used_at": TIME, "revoked_at": TIME, "token": STR},
-                 ["id", "name", "user_id", "created_at", "last_used_at", "revoked_at"]),
+    "User": obj(
+        {
+            "id": INT,
+            "username": STR,
+            "role": {"type": "string", "enum": list(ROLES)},
+            "display_name": nullable(STR),
+            "agency_id": nullable(INT),
+        }
+    ),
+    "Token": obj(
+        {
+            "id": INT,
+            "name": STR,
+            "user_id": INT,
+            "created_at": TIME,
+            "last_used_at": TIME,
+            "revoked_at": TIME,
+            "token": STR,
+        },
+        ["id", "name", "user_id", "created_at", "last_used_at", "revoked_at"],
+    ),
     "Requirement": obj({"capability": STR, "count": {"type": "integer", "minimum": 1}}),
-    "IncidentType": obj({"code": STR, "category": STR, "name_en": STR, "name_ar": STR,
-                         "default_priority": INT,
-                         "response_plan": {"type": "array", "items": ref("Requirement")}}),
-    "Assignment": obj({
-        "id": INT, "unit_id": INT, "call_sign": STR, "agency": STR,
-        "capability": nullable(STR), "eta_s": nullable(NUM), "distance_m": nullable(NUM),
-        "route": LINE, "active": BOOL, "assigned_at": TIME, "released_at": TIME,
-        "release_reason": nullable(STR), "en_route_at": TIME, "on_scene_at": TIME}),
-    "Incident": obj({
-        "id": INT, "number": {"type": "string", "example": "RYD-2026-000123"},
-        "status": {"type": "string", "enum": list(STATUSES)},
-        "priority": {"type": "integer", "minimum": 1, "maximum": 5},
-        "priority_reason": nullable(STR), "type": ref("IncidentType"), "location": LONLAT,
-        "address": nullable(STR), "caller_number": nullable(STR),
-        "description": nullable(STR), "region": STR, "timezone": STR,
-        "governorate": nullable(NAMED),
-        "jurisdictions": {"type": "array", "items": obj(
-            {"id": INT, "code": STR, "name_en": STR, "name_ar": STR, "agency": STR})},
-        "timestamps": obj({s: TIME for s in STATUSES}),
-        "assignments": {"type": "array", "items": ref("Assignment")}}),
-    "NewIncident": obj({
-        "type": {"type": "string", "description": "incident type code"},
-        "location": LONLAT,
-        "priority": {"type": "integer", "minimum": 1, "maximum": 5,
-                     "description": "default: the type's; another value needs a reason"},
-        "priority_reason": STR, "address": {"type": "string", "maxLength": 500},
-        "caller_number": {"type": "string", "pattern": r"^\+?[0-9 ()-]{3,32}$"},
-        "description": {"type": "string", "maxLength": 4000}}, ["type", "location"]),
-    "Candidate": obj({
-        "unit_id": INT, "call_sign": STR, "agency": STR, "unit_type": STR,
-        "capabilities": {"type": "array", "items": STR}, "eta_s": NUM, "distance_m": NUM,
-        "snap_distance_m": nullable(NUM), "position": LONLAT,
-        "position_source": {"type": "string", "enum": ["gps", "posted", "station"]},
-        "route": LINE}),
-    "Recommendation": obj({
-        "incident_id": INT, "number": STR,
-        "policy": {"type": "string", "enum": list(POLICIES)}, "complete": BOOL,
-        "requirements": {"type": "array", "items": obj({
-            "capability": STR, "count": INT,
-            "units": {"type": "array", "items": ref("Candidate")},
-            "missing": INT, "excluded": {"type": "object",
-                                         "additionalProperties": INT}})},
-        "unfilled": {"type": "array", "items": obj({
-            "capability": STR, "missing": INT,
-            "excluded": {"type": "object", "additionalProperties": INT}})}}),
-    "Event": obj({"id": INT, "at": TIME, "actor": nullable(STR), "kind": STR,
-                  "from_status": nullable(STR), "to_status": nullable(STR),
-                  "details": OBJ}),
+    "IncidentType": obj(
+        {
+            "code": STR,
+            "category": STR,
+            "name_en": STR,
+            "name_ar": STR,
+            "default_priority": INT,
+            "response_plan": {"type": "array", "items": ref("Requirement")},
+        }
+    ),
+    "Assignment": obj(
+        {
+            "id": INT,
+            "unit_id": INT,
+            "call_sign": STR,
+            "agency": STR,
+            "capability": nullable(STR),
+            "eta_s": nullable(NUM),
+            "distance_m": nullable(NUM),
+            "route": LINE,
+            "active": BOOL,
+            "assigned_at": TIME,
+            "released_at": TIME,
+            "release_reason": nullable(STR),
+            "en_route_at": TIME,
+            "on_scene_at": TIME,
+        }
+    ),
+    "Incident": obj(
+        {
+            "id": INT,
+            "number": {"type": "string", "example": "RYD-2026-000123"},
+            "status": {"type": "string", "enum": list(STATUSES)},
+            "priority": {"type": "integer", "minimum": 1, "maximum": 5},
+            "priority_reason": nullable(STR),
+            "type": ref("IncidentType"),
+            "location": LONLAT,
+            "address": nullable(STR),
+            "caller_number": nullable(STR),
+            "description": nullable(STR),
+            "region": STR,
+            "timezone": STR,
+            "governorate": nullable(NAMED),
+            "jurisdictions": {
+                "type": "array",
+                "items": obj(
+                    {"id": INT, "code": STR, "name_en": STR, "name_ar": STR, "agency": STR}
+                ),
+            },
+            "timestamps": obj({s: TIME for s in STATUSES}),
+            "assignments": {"type": "array", "items": ref("Assignment")},
+        }
+    ),
+    "NewIncident": obj(
+        {
+            "type": {"type": "string", "description": "incident type code"},
+            "location": LONLAT,
+            "priority": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 5,
+                "description": "default: the type's; another value needs a reason",
+            },
+            "priority_reason": STR,
+            "address": {"type": "string", "maxLength": 500},
+            "caller_number": {"type": "string", "pattern": r"^\+?[0-9 ()-]{3,32}$"},
+            "description": {"type": "string", "maxLength": 4000},
+        },
+        ["type", "location"],
+    ),
+    "Candidate": obj(
+        {
+            "unit_id": INT,
+            "call_sign": STR,
+            "agency": STR,
+            "unit_type": STR,
+            "capabilities": {"type": "array", "items": STR},
+            "eta_s": NUM,
+            "distance_m": NUM,
+            "snap_distance_m": nullable(NUM),
+            "position": LONLAT,
+            "position_source": {"type": "string", "enum": ["gps", "posted", "station"]},
+            "route": LINE,
+        }
+    ),
+    "Recommendation": obj(
+        {
+            "incident_id": INT,
+            "number": STR,
+            "policy": {"type": "string", "enum": list(POLICIES)},
+            "complete": BOOL,
+            "requirements": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "capability": STR,
+                        "count": INT,
+                        "units": {"type": "array", "items": ref("Candidate")},
+                        "missing": INT,
+                        "excluded": {"type": "object", "additionalProperties": INT},
+                    }
+                ),
+            },
+            "unfilled": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "capability": STR,
+                        "missing": INT,
+                        "excluded": {"type": "object", "additionalProperties": INT},
+                    }
+                ),
+            },
+        }
+    ),
+    "Event": obj(
+        {
+            "id": INT,
+            "at": TIME,
+            "actor": nullable(STR),
+            "kind": STR,
+            "from_status": nullable(STR),
+            "to_status": nullable(STR),
+            "details": OBJ,
+        }
+    ),
     "FeatureCollection": collection(),
-    "Units": collection({
-        "id": INT, "call_sign": STR, "agency": STR, "unit_type": STR,
-        "capabilities": {"type": "array", "items": STR},
-        "status": {"type": "string", "enum": UNIT_STATUSES}, "station": nullable(STR),
-        "position_source": nullable({"type": "string", "enum": ["gps", "posted", "station"]}),
-        "last_fix_at": TIME, "stale": BOOL,
-        "incident": nullable(obj({"id": INT, "number": STR}))}, nullable(POINT)),
+    "Units": collection(
+        {
+            "id": INT,
+            "call_sign": STR,
+            "agency": STR,
+            "unit_type": STR,
+            "capabilities": {"type": "array", "items": STR},
+            "status": {"type": "string", "enum": UNIT_STATUSES},
+            "station": nullable(STR),
+            "position_source": nullable({"type": "string", "enum": ["gps", "posted", "station"]}),
+            "last_fix_at": TIME,
+            "stale": BOOL,
+            "incident": nullable(obj({"id": INT, "number": STR})),
+        },
+        nullable(POINT),
+    ),
 }
 
-ERRORS = {"400": "invalid input or malformed JSON", "401": "not logged in / bad token",
-          "403": "the role may not do this", "404": "not found",
-          "409": "conflict (invalid transition, unit already assigned ...)",
-          "415": "the body is not JSON", "422": "understood but not possible",
-          "503": "a dependency (database) is unavailable"}
+ERRORS = {
+    "400": "invalid input or malformed JSON",
+    "401": "not logged in / bad token",
+    "403": "the role may not do this",
+    "404": "not found",
+    "409": "conflict (invalid transition, unit already assigned ...)",
+    "415": "the body is not JSON",
+    "422": "understood but not possible",
+    "503": "a dependency (database) is unavailable",
+}
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    return {c: {"description": ERRORS[c], "content": {JSON: {"schema": ref("Error")}}}
-            for c in codes}
+    return {
+        c: {"description": ERRORS[c], "content": {JSON: {"schema": ref("Error")}}} for c in codes
+    }
 
 
-def _ok(schema: dict[str, Any], *, status: str = "200", media: str = JSON,
-        description: str = "OK") -> dict[str, Any]:
+def _ok(
+    schema: dict[str, Any], *, status: str = "200", media: str = JSON, description: str = "OK"
+) -> dict[str, Any]:
     return {status: {"description": description, "content": {media: {"schema": schema}}}}
 
 
@@ -154,13 +293,22 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
 
 
 def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647},
+    }
 
 
 READ_ERRORS = ("400", "401", "403", "503")
@@ -171,9 +319,15 @@ REGION = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
 BBOX = {"type": "string", "example": "46.63,24.72,46.67,24.76"}
 
 
-def _op(summary: str, responses: dict[str, Any], *, tag: str, public: bool = False,
-        params: list[dict[str, Any]] | None = None,
-        body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    tag: str,
+    public: bool = False,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
     if params:
         op["parameters"] = params
@@ -188,142 +342,327 @@ def _incident_paths() -> dict[str, Any]:
     iid = [_path("incident_id")]
     incident = ref("Incident")
     return {
-        "/incident-types": {"get": _op("The incident types and their response plans",
-            {**_ok(obj({"incident_types": {"type": "array", "items": ref("IncidentType")}})),
-             **_errors(*READ_ERRORS)}, tag="incidents")},
+        "/incident-types": {
+            "get": _op(
+                "The incident types and their response plans",
+                {
+                    **_ok(obj({"incident_types": {"type": "array", "items": ref("IncidentType")}})),
+                    **_errors(*READ_ERRORS),
+                },
+                tag="incidents",
+            )
+        },
         "/incidents": {
-            "get": _op("The incident queue, by priority then age", {
-                **_ok(obj({"incidents": {"type": "array", "items": incident}})),
-                **_errors(*READ_ERRORS)}, tag="incidents", params=[
+            "get": _op(
+                "The incident queue, by priority then age",
+                {
+                    **_ok(obj({"incidents": {"type": "array", "items": incident}})),
+                    **_errors(*READ_ERRORS),
+                },
+                tag="incidents",
+                params=[
                     _q("status", STR, "comma-separated statuses"),
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 500})]),
-            "post": _op("Take a call: create, number and place an incident", {
-                **_ok(incident, status="201", description="Created"),
-                **_errors("400", "401", "403", "415", "422", "503")},
-                tag="incidents", body=ref("NewIncident"))},
-        "/incidents/{incident_id}": {"get": _op("One incident", {
-            **_ok(incident), **_errors("400", "401", "403", "404", "503")},
-            tag="incidents", params=iid)},
-        "/incidents/{incident_id}/recommendations": {"get": _op(
-            "The outstanding response plan filled with the fastest eligible units", {
-                **_ok(ref("Recommendation")),
-                **_errors("400", "401", "403", "404", "422", "503")},
-            tag="incidents", params=[*iid, _q("policy", {"type": "string",
-                                                         "enum": list(POLICIES)})])},
-        "/incidents/{incident_id}/assignments": {"post": _op(
-            "Assign units, all or none (409 names the incident holding a busy unit)", {
-                **_ok(incident, status="201", description="Assigned"),
-                **_errors(*WRITE_ERRORS)}, tag="incidents", params=iid,
-            body=obj({"units": {"type": "array", "minItems": 1, "maxItems": 20,
-                                "items": obj({"unit_id": {"type": "integer", "minimum": 1},
-                                              "capability": STR}, ["unit_id"])}}))},
-        "/incidents/{incident_id}/assignments/{assignment_id}/release": {"post": _op(
-            "Release one unit from the incident", {**_ok(incident), **_errors(*WRITE_ERRORS)},
-            tag="incidents", params=[*iid, _path("assignment_id")],
-            body=obj({"reason": STR}, []))},
-        "/incidents/{incident_id}/transitions": {"post": _op(
-            "Move the incident through its lifecycle (409 carries the current status)", {
-                **_ok(incident), **_errors(*WRITE_ERRORS)}, tag="incidents", params=iid,
-            body=obj({"status": {"type": "string", "enum": list(STATUSES)},
-                      "note": STR}, ["status"]))},
-        "/incidents/{incident_id}/priority": {"post": _op(
-            "Override the priority (supervisor; a reason is required)", {
-                **_ok(incident), **_errors(*WRITE_ERRORS)}, tag="incidents", params=iid,
-            body=obj({"priority": {"type": "integer", "minimum": 1, "maximum": 5},
-                      "reason": {"type": "string", "minLength": 1}}))},
-        "/incidents/{incident_id}/timeline": {"get": _op(
-            "The append-only timeline: who did what, when", {
-                **_ok(obj({"incident_id": INT, "events": {"type": "array",
-                                                          "items": ref("Event")}})),
-                **_errors("400", "401", "403", "404", "503")}, tag="incidents", params=iid)},
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+                ],
+            ),
+            "post": _op(
+                "Take a call: create, number and place an incident",
+                {
+                    **_ok(incident, status="201", description="Created"),
+                    **_errors("400", "401", "403", "415", "422", "503"),
+                },
+                tag="incidents",
+                body=ref("NewIncident"),
+            ),
+        },
+        "/incidents/{incident_id}": {
+            "get": _op(
+                "One incident",
+                {**_ok(incident), **_errors("400", "401", "403", "404", "503")},
+                tag="incidents",
+                params=iid,
+            )
+        },
+        "/incidents/{incident_id}/recommendations": {
+            "get": _op(
+                "The outstanding response plan filled with the fastest eligible units",
+                {**_ok(ref("Recommendation")), **_errors("400", "401", "403", "404", "422", "503")},
+                tag="incidents",
+                params=[*iid, _q("policy", {"type": "string", "enum": list(POLICIES)})],
+            )
+        },
+        "/incidents/{incident_id}/assignments": {
+            "post": _op(
+                "Assign units, all or none (409 names the incident holding a busy unit)",
+                {**_ok(incident, status="201", description="Assigned"), **_errors(*WRITE_ERRORS)},
+                tag="incidents",
+                params=iid,
+                body=obj(
+                    {
+                        "units": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 20,
+                            "items": obj(
+                                {"unit_id": {"type": "integer", "minimum": 1}, "capability": STR},
+                                ["unit_id"],
+                            ),
+                        }
+                    }
+                ),
+            )
+        },
+        "/incidents/{incident_id}/assignments/{assignment_id}/release": {
+            "post": _op(
+                "Release one unit from the incident",
+                {**_ok(incident), **_errors(*WRITE_ERRORS)},
+                tag="incidents",
+                params=[*iid, _path("assignment_id")],
+                body=obj({"reason": STR}, []),
+            )
+        },
+        "/incidents/{incident_id}/transitions": {
+            "post": _op(
+                "Move the incident through its lifecycle (409 carries the current status)",
+                {**_ok(incident), **_errors(*WRITE_ERRORS)},
+                tag="incidents",
+                params=iid,
+                body=obj(
+                    {"status": {"type": "string", "enum": list(STATUSES)}, "note": STR}, ["status"]
+                ),
+            )
+        },
+        "/incidents/{incident_id}/priority": {
+            "post": _op(
+                "Override the priority (supervisor; a reason is required)",
+                {**_ok(incident), **_errors(*WRITE_ERRORS)},
+                tag="incidents",
+                params=iid,
+                body=obj(
+                    {
+                        "priority": {"type": "integer", "minimum": 1, "maximum": 5},
+                        "reason": {"type": "string", "minLength": 1},
+                    }
+                ),
+            )
+        },
+        "/incidents/{incident_id}/timeline": {
+            "get": _op(
+                "The append-only timeline: who did what, when",
+                {
+                    **_ok(
+                        obj(
+                            {"incident_id": INT, "events": {"type": "array", "items": ref("Event")}}
+                        )
+                    ),
+                    **_errors("400", "401", "403", "404", "503"),
+                },
+                tag="incidents",
+                params=iid,
+            )
+        },
     }
 
 
 def _unit_and_auth_paths() -> dict[str, Any]:
     token_id = [_path("token_id")]
     return {
-        "/units": {"get": _op("Units with status, position and staleness (GeoJSON)", {
-            **_ok(ref("Units"), media=GEOJSON), **_errors(*READ_ERRORS)}, tag="units",
-            params=[_q("status", {"type": "string", "enum": UNIT_STATUSES}),
-                    _q("agency", CODE)])},
-        "/jurisdictions": {"get": _op("Agency jurisdictions (GeoJSON)", {
-            **_ok(ref("FeatureCollection"), media=GEOJSON), **_errors(*READ_ERRORS)},
-            tag="units", params=[_q("region", REGION), _q("agency", CODE)])},
-        "/auth/login": {"post": _op("Log in (sets a session cookie)", {
-            **_ok(obj({"user": ref("User")})), **_errors("400", "401", "415", "503")},
-            tag="auth", public=True, body=obj({"username": STR, "password": STR}))},
-        "/auth/logout": {"post": _op("Log out", {**_ok(obj({"logged_out": BOOL}))},
-                                     tag="auth", public=True)},
-        "/auth/me": {"get": _op("Who am I", {**_ok(obj({"user": ref("User")})),
-                                             **_errors(*READ_ERRORS)}, tag="auth")},
+        "/units": {
+            "get": _op(
+                "Units with status, position and staleness (GeoJSON)",
+                {**_ok(ref("Units"), media=GEOJSON), **_errors(*READ_ERRORS)},
+                tag="units",
+                params=[
+                    _q("status", {"type": "string", "enum": UNIT_STATUSES}),
+                    _q("agency", CODE),
+                ],
+            )
+        },
+        "/jurisdictions": {
+            "get": _op(
+                "Agency jurisdictions (GeoJSON)",
+                {**_ok(ref("FeatureCollection"), media=GEOJSON), **_errors(*READ_ERRORS)},
+                tag="units",
+                params=[_q("region", REGION), _q("agency", CODE)],
+            )
+        },
+        "/auth/login": {
+            "post": _op(
+                "Log in (sets a session cookie)",
+                {**_ok(obj({"user": ref("User")})), **_errors("400", "401", "415", "503")},
+                tag="auth",
+                public=True,
+                body=obj({"username": STR, "password": STR}),
+            )
+        },
+        "/auth/logout": {
+            "post": _op("Log out", {**_ok(obj({"logged_out": BOOL}))}, tag="auth", public=True)
+        },
+        "/auth/me": {
+            "get": _op(
+                "Who am I", {**_ok(obj({"user": ref("User")})), **_errors(*READ_ERRORS)}, tag="auth"
+            )
+        },
         "/auth/tokens": {
-            "get": _op("My API tokens", {
-                **_ok(obj({"tokens": {"type": "array", "items": ref("Token")}})),
-                **_errors(*READ_ERRORS)}, tag="auth"),
-            "post": _op("Issue an API token (the secret is shown only in this answer)", {
-                **_ok(ref("Token"), status="201", description="Issued"),
-                **_errors("400", "401", "403", "415", "503")}, tag="auth",
-                body=obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}}))},
-        "/auth/tokens/{token_id}": {"delete": _op("Revoke an API token", {
-            **_ok(ref("Token")), **_errors("400", "401", "403", "404", "409", "503")},
-            tag="auth", params=token_id)},
+            "get": _op(
+                "My API tokens",
+                {
+                    **_ok(obj({"tokens": {"type": "array", "items": ref("Token")}})),
+                    **_errors(*READ_ERRORS),
+                },
+                tag="auth",
+            ),
+            "post": _op(
+                "Issue an API token (the secret is shown only in this answer)",
+                {
+                    **_ok(ref("Token"), status="201", description="Issued"),
+                    **_errors("400", "401", "403", "415", "503"),
+                },
+                tag="auth",
+                body=obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}}),
+            ),
+        },
+        "/auth/tokens/{token_id}": {
+            "delete": _op(
+                "Revoke an API token",
+                {**_ok(ref("Token")), **_errors("400", "401", "403", "404", "409", "503")},
+                tag="auth",
+                params=token_id,
+            )
+        },
         "/users": {
-            "get": _op("Users (admin)", {
-                **_ok(obj({"users": {"type": "array", "items": ref("User")}})),
-                **_errors(*READ_ERRORS)}, tag="auth"),
-            "post": _op("Create a user (admin)", {
-                **_ok(obj({"user": ref("User")}), status="201", description="Created"),
-                **_errors("400", "401", "403", "409", "415", "503")}, tag="auth",
-                body=obj({"username": STR, "role": {"type": "string", "enum": list(ROLES)},
-                          "password": {"type": "string", "minLength": 8},
-                          "display_name": STR, "agency": STR}, ["username", "role"]))},
+            "get": _op(
+                "Users (admin)",
+                {
+                    **_ok(obj({"users": {"type": "array", "items": ref("User")}})),
+                    **_errors(*READ_ERRORS),
+                },
+                tag="auth",
+            ),
+            "post": _op(
+                "Create a user (admin)",
+                {
+                    **_ok(obj({"user": ref("User")}), status="201", description="Created"),
+                    **_errors("400", "401", "403", "409", "415", "503"),
+                },
+                tag="auth",
+                body=obj(
+                    {
+                        "username": STR,
+                        "role": {"type": "string", "enum": list(ROLES)},
+                        "password": {"type": "string", "minLength": 8},
+                        "display_name": STR,
+                        "agency": STR,
+                    },
+                    ["username", "role"],
+                ),
+            ),
+        },
     }
 
 
 def _geo_paths() -> dict[str, Any]:
     region = _q("region", REGION, "region code, e.g. riyadh")
-    simplify = _q("simplify", {"type": "number", "minimum": 0, "maximum": 10000},
-                  "simplification tolerance in metres")
+    simplify = _q(
+        "simplify",
+        {"type": "number", "minimum": 0, "maximum": 10000},
+        "simplification tolerance in metres",
+    )
     geo_errors = _errors("400", "404", "503")
     return {
-        "/regions": {"get": _op("Loaded regions with extents and counts", {
-            **_ok(obj({"regions": {"type": "array", "items": OBJ}})), **geo_errors},
-            tag="geo", public=True)},
-        "/governorates": {"get": _op("Governorates (GeoJSON, Arabic and English names)", {
-            **_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors}, tag="geo",
-            public=True, params=[region, simplify])},
-        "/roads": {"get": _op("Road edges (GeoJSON)", {
-            **_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors}, tag="geo",
-            public=True, params=[
-                region, _q("bbox", BBOX, "minLon,minLat,maxLon,maxLat"),
-                _q("classes", STR, "comma-separated OSM highway classes"), simplify,
-                _q("limit", {"type": "integer", "minimum": 1, "maximum": 50000}),
-                _q("directed", {"type": "boolean"})])},
-        "/stations": {"get": _op("Stations (GeoJSON)", {
-            **_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors}, tag="geo",
-            public=True, params=[region, _q("bbox", BBOX)])},
+        "/regions": {
+            "get": _op(
+                "Loaded regions with extents and counts",
+                {**_ok(obj({"regions": {"type": "array", "items": OBJ}})), **geo_errors},
+                tag="geo",
+                public=True,
+            )
+        },
+        "/governorates": {
+            "get": _op(
+                "Governorates (GeoJSON, Arabic and English names)",
+                {**_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
+                tag="geo",
+                public=True,
+                params=[region, simplify],
+            )
+        },
+        "/roads": {
+            "get": _op(
+                "Road edges (GeoJSON)",
+                {**_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
+                tag="geo",
+                public=True,
+                params=[
+                    region,
+                    _q("bbox", BBOX, "minLon,minLat,maxLon,maxLat"),
+                    _q("classes", STR, "comma-separated OSM highway classes"),
+                    simplify,
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 50000}),
+                    _q("directed", {"type": "boolean"}),
+                ],
+            )
+        },
+        "/stations": {
+            "get": _op(
+                "Stations (GeoJSON)",
+                {**_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
+                tag="geo",
+                public=True,
+                params=[region, _q("bbox", BBOX)],
+            )
+        },
     }
 
 
 def _search_paths() -> dict[str, Any]:
     from najda.web.api.search import KINDS, MAX_LIMIT, MAX_QUERY
 
-    result = obj({"kind": {"type": "string", "enum": list(KINDS)}, "id": STR,
-                  "name_en": nullable(STR), "name_ar": nullable(STR), "region": nullable(STR),
-                  "agency": nullable(STR), "lon": NUM, "lat": NUM,
-                  "bbox": nullable({"type": "array", "items": NUM}),
-                  "match": {"type": "string", "enum": ["exact", "prefix", "word", "contains"]}},
-                 extra=True)
-    return {"/search": {"get": _op(
-        "Places to fly to, by Arabic or English name", {
-            **_ok(obj({"query": STR, "normalised": STR,
-                       "results": {"type": "array", "items": result}})),
-            **_errors("400", "404", "503")}, tag="geo", public=True, params=[
-            {**_q("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY}),
-             "required": True},
-            _q("kinds", STR, "comma-separated: " + ", ".join(KINDS)),
-            _q("region", REGION),
-            _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})])}}
+    result = obj(
+        {
+            "kind": {"type": "string", "enum": list(KINDS)},
+            "id": STR,
+            "name_en": nullable(STR),
+            "name_ar": nullable(STR),
+            "region": nullable(STR),
+            "agency": nullable(STR),
+            "lon": NUM,
+            "lat": NUM,
+            "bbox": nullable({"type": "array", "items": NUM}),
+            "match": {"type": "string", "enum": ["exact", "prefix", "word", "contains"]},
+        },
+        extra=True,
+    )
+    return {
+        "/search": {
+            "get": _op(
+                "Places to fly to, by Arabic or English name",
+                {
+                    **_ok(
+                        obj(
+                            {
+                                "query": STR,
+                                "normalised": STR,
+                                "results": {"type": "array", "items": result},
+                            }
+                        )
+                    ),
+                    **_errors("400", "404", "503"),
+                },
+                tag="geo",
+                public=True,
+                params=[
+                    {
+                        **_q("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY}),
+                        "required": True,
+                    },
+                    _q("kinds", STR, "comma-separated: " + ", ".join(KINDS)),
+                    _q("region", REGION),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+                ],
+            )
+        }
+    }
 
 
 #: path items other feature modules add with :func:`add_paths` (one call at import)
@@ -339,24 +678,36 @@ def openapi_document() -> dict[str, Any]:
     """The whole document (a fresh dict each call)."""
     return {
         "openapi": "3.0.3",
-        "info": {"title": "Najda API", "version": "1",
-                 "description": "Incidents, recommendations and unit assignment for a "
-                                "unified emergency operations centre. Every failure is "
-                                "answered as {\"error\": {\"code\", \"message\", "
-                                "\"details\"}}. Times are ISO 8601 in the region's zone "
-                                "(Asia/Riyadh)."},
+        "info": {
+            "title": "Najda API",
+            "version": "1",
+            "description": "Incidents, recommendations and unit assignment for a "
+            "unified emergency operations centre. Every failure is "
+            'answered as {"error": {"code", "message", '
+            '"details"}}. Times are ISO 8601 in the region\'s zone '
+            "(Asia/Riyadh).",
+        },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
-        "paths": {**_geo_paths(), **_search_paths(), **_incident_paths(),
-                  **_unit_and_auth_paths(), **_EXTRA_PATHS,
-                  "/openapi.json": {"get": _op("This document", {**_ok(OBJ)}, tag="meta",
-                                               public=True)}},
+        "paths": {
+            **_geo_paths(),
+            **_search_paths(),
+            **_incident_paths(),
+            **_unit_and_auth_paths(),
+            **_EXTRA_PATHS,
+            "/openapi.json": {"get": _op("This document", {**_ok(OBJ)}, tag="meta", public=True)},
+        },
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "an API token from POST /auth/tokens"},
-                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session"}}},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API token from POST /auth/tokens",
+                },
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
     }
 
 

@@ -19,7 +19,8 @@ def graph_source() -> GraphCache:
     cache = current_app.extensions.get(_KEY)
     if cache is None:
         cache = current_app.extensions.setdefault(
-            _KEY, GraphCache(snap_limit_m=web_state().settings.snap_limit_m))
+            _KEY, GraphCache(snap_limit_m=web_state().settings.snap_limit_m)
+        )
     return cache
 
 

@@ -31,8 +31,9 @@ KINDS = ("neighbourhood", "locality", "road", "station")
 
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _SEPARATORS = re.compile(r"[\s\-_.,'’`/]+")
-_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي",
-                       "ؤ": "و", "ئ": "ي"})
+_FOLD = str.maketrans(
+    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي"}
+)
 
 # The same folding in SQL, applied to stored names (kept in step with ``normalise``).
 _SQL_FOLD = (
@@ -58,31 +59,31 @@ WITH candidates AS (
            r.code AS region, NULL::text AS agency, pl.geom AS geom
     FROM place pl JOIN region r ON r.id = pl.region_id
     WHERE (CAST(:region AS text) IS NULL OR r.code = :region)
-      AND ({_fold('pl.name_en')} LIKE :pattern OR {_fold('pl.name_ar')} LIKE :pattern)
+      AND ({_fold("pl.name_en")} LIKE :pattern OR {_fold("pl.name_ar")} LIKE :pattern)
   UNION ALL
     SELECT 'road', 'road', min(e.id)::text, e.name_en, e.name_ar, r.code, NULL,
            ST_Collect(e.geom)
     FROM road_edge e JOIN region r ON r.id = e.region_id
     WHERE (e.name_en IS NOT NULL OR e.name_ar IS NOT NULL)
       AND (CAST(:region AS text) IS NULL OR r.code = :region)
-      AND ({_fold('e.name_en')} LIKE :pattern OR {_fold('e.name_ar')} LIKE :pattern)
+      AND ({_fold("e.name_en")} LIKE :pattern OR {_fold("e.name_ar")} LIKE :pattern)
     GROUP BY e.name_en, e.name_ar, r.code
   UNION ALL
     SELECT 'station', 'station', s.id::text, s.name_en, s.name_ar, r.code, a.code, s.geom
     FROM station s JOIN region r ON r.id = s.region_id
     LEFT JOIN agency a ON a.id = s.agency_id
     WHERE (CAST(:region AS text) IS NULL OR r.code = :region)
-      AND ({_fold('s.name_en')} LIKE :pattern OR {_fold('s.name_ar')} LIKE :pattern)
+      AND ({_fold("s.name_en")} LIKE :pattern OR {_fold("s.name_ar")} LIKE :pattern)
 ), scored AS (
     SELECT c.*, least(
-        CASE WHEN {_fold('c.name_en')} = :q THEN 0
-             WHEN {_fold('c.name_en')} LIKE :prefix
-               OR {_fold('c.name_en')} LIKE :al_prefix THEN 1
-             WHEN {_fold('c.name_en')} LIKE :word THEN 2 ELSE 3 END,
-        CASE WHEN {_fold('c.name_ar')} = :q THEN 0
-             WHEN {_fold('c.name_ar')} LIKE :prefix
-               OR {_fold('c.name_ar')} LIKE :al_prefix THEN 1
-             WHEN {_fold('c.name_ar')} LIKE :word THEN 2 ELSE 3 END) AS rank
+        CASE WHEN {_fold("c.name_en")} = :q THEN 0
+             WHEN {_fold("c.name_en")} LIKE :prefix
+               OR {_fold("c.name_en")} LIKE :al_prefix THEN 1
+             WHEN {_fold("c.name_en")} LIKE :word THEN 2 ELSE 3 END,
+        CASE WHEN {_fold("c.name_ar")} = :q THEN 0
+             WHEN {_fold("c.name_ar")} LIKE :prefix
+               OR {_fold("c.name_ar")} LIKE :al_prefix THEN 1
+             WHEN {_fold("c.name_ar")} LIKE :word THEN 2 ELSE 3 END) AS rank
     FROM candidates c
     WHERE CAST(:kinds AS text[]) IS NULL OR c.kind = ANY(:kinds)
 )
@@ -111,23 +112,41 @@ def _like_escape(text_: str) -> str:
     return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_places(db: Engine, query: str, *, region: str | None = None,
-                  kinds: list[str] | None = None, limit: int = DEFAULT_LIMIT
-                  ) -> list[dict[str, Any]]:
+def search_places(
+    db: Engine,
+    query: str,
+    *,
+    region: str | None = None,
+    kinds: list[str] | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[dict[str, Any]]:
     """Named places matching ``query`` (see the module docstring), best first."""
     q = normalise(query)
     if not q:
         return []
     escaped = _like_escape(q)
-    params = {"q": q, "pattern": f"%{escaped}%", "prefix": f"{escaped}%",
-              "word": f"% {escaped}%",
-              # the Arabic article: "ملقا" starts "الملقا" as surely as "malqa" does
-              "al_prefix": f"ال{escaped}%", "region": region, "kinds": kinds, "limit": limit}
+    params = {
+        "q": q,
+        "pattern": f"%{escaped}%",
+        "prefix": f"{escaped}%",
+        "word": f"% {escaped}%",
+        # the Arabic article: "ملقا" starts "الملقا" as surely as "malqa" does
+        "al_prefix": f"ال{escaped}%",
+        "region": region,
+        "kinds": kinds,
+        "limit": limit,
+    }
     with db.connect() as conn:
-        if region is not None and conn.execute(
-                text("SELECT 1 FROM region WHERE code = :c"), {"c": region}).first() is None:
-            raise NotFound(f"No region with code {region!r} is loaded.", code="unknown_region",
-                           details={"region": region})
+        if (
+            region is not None
+            and conn.execute(text("SELECT 1 FROM region WHERE code = :c"), {"c": region}).first()
+            is None
+        ):
+            raise NotFound(
+                f"No region with code {region!r} is loaded.",
+                code="unknown_region",
+                details={"region": region},
+            )
         rows = conn.execute(text(_CANDIDATES), params).mappings().all()
     return [_result(r) for r in rows]
 
@@ -136,10 +155,15 @@ def _result(row: Any) -> dict[str, Any]:
     bbox = [round(float(v), 6) for v in row["bbox"]] if row["bbox"] else None
     kind = row["kind"]
     return {
-        "kind": kind, "id": f"{row['source']}:{row['key']}",
-        "name_en": row["name_en"] or row["name_ar"], "name_ar": row["name_ar"] or row["name_en"],
-        "region": row["region"], "agency": row["agency"],
-        "lon": round(float(row["lon"]), 6), "lat": round(float(row["lat"]), 6), "bbox": bbox,
+        "kind": kind,
+        "id": f"{row['source']}:{row['key']}",
+        "name_en": row["name_en"] or row["name_ar"],
+        "name_ar": row["name_ar"] or row["name_en"],
+        "region": row["region"],
+        "agency": row["agency"],
+        "lon": round(float(row["lon"]), 6),
+        "lat": round(float(row["lat"]), 6),
+        "bbox": bbox,
         "match": ("exact", "prefix", "word", "contains")[int(row["rank"])],
     }
 
@@ -150,8 +174,10 @@ def _kinds(raw: str | None) -> list[str] | None:
     kinds = [k.strip() for k in raw.split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
-        raise InvalidInput("unknown kinds", details={"parameter": "kinds", "unknown": unknown,
-                                                      "known": list(KINDS)})
+        raise InvalidInput(
+            "unknown kinds",
+            details={"parameter": "kinds", "unknown": unknown, "known": list(KINDS)},
+        )
     return kinds
 
 
@@ -161,13 +187,16 @@ def search() -> Response:
     args = request.args
     query = args.get("q", "")
     if not query.strip():
-        raise InvalidInput("q must name a place (Arabic or English)",
-                           details={"parameter": "q"})
+        raise InvalidInput("q must name a place (Arabic or English)", details={"parameter": "q"})
     if len(query) > MAX_QUERY:
-        raise InvalidInput(f"q is longer than {MAX_QUERY} characters",
-                           details={"parameter": "q"})
+        raise InvalidInput(f"q is longer than {MAX_QUERY} characters", details={"parameter": "q"})
     results = search_places(
-        engine(), query, region=p.parse_region(args.get("region")), kinds=_kinds(args.get("kinds")),
-        limit=p.parse_int(args.get("limit"), name="limit", default=DEFAULT_LIMIT,
-                          low=1, high=MAX_LIMIT))
+        engine(),
+        query,
+        region=p.parse_region(args.get("region")),
+        kinds=_kinds(args.get("kinds")),
+        limit=p.parse_int(
+            args.get("limit"), name="limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT
+        ),
+    )
     return jsonify({"query": query, "normalised": normalise(query), "results": results})

@@ -25,13 +25,15 @@ def pk() -> sa.Column:
 
 
 def region_fk() -> sa.Column:
-    return sa.Column("region_id", sa.Integer,
-                     sa.ForeignKey("region.id", ondelete="CASCADE"), nullable=False)
+    return sa.Column(
+        "region_id", sa.Integer, sa.ForeignKey("region.id", ondelete="CASCADE"), nullable=False
+    )
 
 
 def now() -> sa.Column:
-    return sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                     nullable=False)
+    return sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    )
 
 
 def gist(table: str, column: str = "geom") -> None:
@@ -47,7 +49,8 @@ def upgrade() -> None:
     )
 
     op.create_table(
-        "region", pk(),
+        "region",
+        pk(),
         sa.Column("code", sa.Text, nullable=False, unique=True),
         sa.Column("name_en", sa.Text, nullable=False),
         sa.Column("name_ar", sa.Text, nullable=False),
@@ -59,7 +62,9 @@ def upgrade() -> None:
     gist("region")
 
     op.create_table(
-        "governorate", pk(), region_fk(),
+        "governorate",
+        pk(),
+        region_fk(),
         sa.Column("code", sa.Text, nullable=False),
         sa.Column("name_en", sa.Text, nullable=False),
         sa.Column("name_ar", sa.Text, nullable=False),
@@ -70,7 +75,9 @@ def upgrade() -> None:
     gist("governorate")
 
     op.create_table(
-        "place", pk(), region_fk(),
+        "place",
+        pk(),
+        region_fk(),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("code", sa.Text, nullable=False),
         sa.Column("name_en", sa.Text, nullable=True),
@@ -82,7 +89,8 @@ def upgrade() -> None:
     gist("place")
 
     op.create_table(
-        "agency", pk(),
+        "agency",
+        pk(),
         sa.Column("code", sa.Text, nullable=False, unique=True),
         sa.Column("name_en", sa.Text, nullable=False),
         sa.Column("name_ar", sa.Text, nullable=False),
@@ -90,9 +98,12 @@ def upgrade() -> None:
     )
 
     op.create_table(
-        "jurisdiction", pk(), region_fk(),
-        sa.Column("agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="CASCADE"),
-                  nullable=False),
+        "jurisdiction",
+        pk(),
+        region_fk(),
+        sa.Column(
+            "agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("code", sa.Text, nullable=False),
         sa.Column("name_en", sa.Text, nullable=False),
         sa.Column("name_ar", sa.Text, nullable=False),
@@ -115,10 +126,12 @@ def upgrade() -> None:
         "road_edge",
         sa.Column("id", sa.BigInteger, primary_key=True),
         region_fk(),
-        sa.Column("u", sa.BigInteger, sa.ForeignKey("road_node.id", ondelete="CASCADE"),
-                  nullable=False),
-        sa.Column("v", sa.BigInteger, sa.ForeignKey("road_node.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "u", sa.BigInteger, sa.ForeignKey("road_node.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "v", sa.BigInteger, sa.ForeignKey("road_node.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("osm_way_id", sa.BigInteger, nullable=True),
         sa.Column("highway", sa.Text, nullable=False),
         sa.Column("name_en", sa.Text, nullable=True),
@@ -138,7 +151,9 @@ def upgrade() -> None:
     op.create_index("ix_road_edge_v", "road_edge", ["v"])
 
     op.create_table(
-        "graph_version", pk(), region_fk(),
+        "graph_version",
+        pk(),
+        region_fk(),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("node_count", sa.Integer, nullable=False),
@@ -150,16 +165,23 @@ def upgrade() -> None:
     )
 
     op.create_table(
-        "station", pk(), region_fk(),
-        sa.Column("agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="RESTRICT"),
-                  nullable=False),
+        "station",
+        pk(),
+        region_fk(),
+        sa.Column(
+            "agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="RESTRICT"), nullable=False
+        ),
         sa.Column("code", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=True),
         sa.Column("name_en", sa.Text, nullable=True),
         sa.Column("name_ar", sa.Text, nullable=True),
         sa.Column("geom", geom("POINT"), nullable=False),
-        sa.Column("road_node_id", sa.BigInteger,
-                  sa.ForeignKey("road_node.id", ondelete="SET NULL"), nullable=True),
+        sa.Column(
+            "road_node_id",
+            sa.BigInteger,
+            sa.ForeignKey("road_node.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
         sa.Column("snap_distance_m", sa.Float, nullable=True),
         sa.UniqueConstraint("region_id", "code"),
     )
@@ -168,24 +190,36 @@ def upgrade() -> None:
     op.create_index("ix_station_road_node_id", "station", ["road_node_id"])
 
     op.create_table(
-        "unit_type", pk(),
+        "unit_type",
+        pk(),
         sa.Column("code", sa.Text, nullable=False, unique=True),
-        sa.Column("agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="RESTRICT"),
-                  nullable=False),
+        sa.Column(
+            "agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="RESTRICT"), nullable=False
+        ),
         sa.Column("name_en", sa.Text, nullable=False),
         sa.Column("name_ar", sa.Text, nullable=False),
         sa.Column("capabilities", ARRAY(sa.Text), nullable=False, server_default="{}"),
     )
 
     op.create_table(
-        "unit", pk(),
+        "unit",
+        pk(),
         sa.Column("call_sign", sa.Text, nullable=False, unique=True),
-        sa.Column("unit_type_id", sa.Integer,
-                  sa.ForeignKey("unit_type.id", ondelete="RESTRICT"), nullable=False),
-        sa.Column("agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="RESTRICT"),
-                  nullable=False),
-        sa.Column("station_id", sa.Integer, sa.ForeignKey("station.id", ondelete="SET NULL"),
-                  nullable=True),
+        sa.Column(
+            "unit_type_id",
+            sa.Integer,
+            sa.ForeignKey("unit_type.id", ondelete="RESTRICT"),
+            nullable=False,
+        ),
+        sa.Column(
+            "agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="RESTRICT"), nullable=False
+        ),
+        sa.Column(
+            "station_id",
+            sa.Integer,
+            sa.ForeignKey("station.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
         sa.Column("status", sa.Text, nullable=False, server_default="available"),
         sa.Column("device_id", sa.Text, nullable=True, unique=True),
         sa.Column("token_hash", sa.Text, nullable=True),
@@ -194,12 +228,15 @@ def upgrade() -> None:
         now(),
         sa.CheckConstraint(
             "status IN ('available','dispatched','en_route','on_scene','returning',"
-            "'out_of_service')", name="unit_status_known"),
+            "'out_of_service')",
+            name="unit_status_known",
+        ),
     )
     gist("unit", "last_position")
 
     op.create_table(
-        "incident_type", pk(),
+        "incident_type",
+        pk(),
         sa.Column("code", sa.Text, nullable=False, unique=True),
         sa.Column("category", sa.Text, nullable=False),
         sa.Column("name_en", sa.Text, nullable=False),
@@ -209,20 +246,35 @@ def upgrade() -> None:
     )
 
     op.create_table(
-        "layer_import", pk(), region_fk(),
+        "layer_import",
+        pk(),
+        region_fk(),
         sa.Column("layer", sa.Text, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("feature_count", sa.Integer, nullable=False),
         sa.Column("skipped_count", sa.Integer, nullable=False, server_default="0"),
         sa.Column("details", JSONB, nullable=False, server_default="{}"),
-        sa.Column("imported_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "imported_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.UniqueConstraint("region_id", "layer"),
     )
 
 
 def downgrade() -> None:
-    for table in ("layer_import", "incident_type", "unit", "unit_type", "station",
-                  "graph_version", "road_edge", "road_node", "jurisdiction", "agency",
-                  "place", "governorate", "region"):
+    for table in (
+        "layer_import",
+        "incident_type",
+        "unit",
+        "unit_type",
+        "station",
+        "graph_version",
+        "road_edge",
+        "road_node",
+        "jurisdiction",
+        "agency",
+        "place",
+        "governorate",
+        "region",
+    ):
         op.drop_table(table)

@@ -26,8 +26,7 @@ branch_labels = None
 depends_on = None
 
 ROLES = "('dispatcher','supervisor','planner','admin')"
-INCIDENT_STATUSES = ("('received','dispatched','en_route','on_scene','cleared','closed',"
-                     "'cancelled')")
+INCIDENT_STATUSES = "('received','dispatched','en_route','on_scene','cleared','closed','cancelled')"
 
 
 def geom(kind: str) -> Geometry:
@@ -35,8 +34,12 @@ def geom(kind: str) -> Geometry:
 
 
 def ts(name: str, *, nullable: bool = True, now: bool = False) -> sa.Column:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable,
-                     server_default=sa.func.now() if now else None)
+    return sa.Column(
+        name,
+        sa.DateTime(timezone=True),
+        nullable=nullable,
+        server_default=sa.func.now() if now else None,
+    )
 
 
 def gist(table: str, column: str = "geom") -> None:
@@ -50,8 +53,9 @@ def upgrade() -> None:
         sa.Column("username", sa.Text, nullable=False, unique=True),
         sa.Column("display_name", sa.Text, nullable=True),
         sa.Column("role", sa.Text, nullable=False),
-        sa.Column("agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="SET NULL"),
-                  nullable=True),
+        sa.Column(
+            "agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="SET NULL"), nullable=True
+        ),
         sa.Column("password_hash", sa.Text, nullable=True),
         sa.Column("active", sa.Boolean, nullable=False, server_default="true"),
         ts("created_at", nullable=False, now=True),
@@ -61,8 +65,9 @@ def upgrade() -> None:
     op.create_table(
         "api_token",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("token_hash", sa.Text, nullable=False, unique=True),
         ts("created_at", nullable=False, now=True),
@@ -73,8 +78,12 @@ def upgrade() -> None:
 
     op.create_table(
         "incident_sequence",
-        sa.Column("region_id", sa.Integer, sa.ForeignKey("region.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "region_id",
+            sa.Integer,
+            sa.ForeignKey("region.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("year", sa.Integer, primary_key=True),
         sa.Column("last_value", sa.Integer, nullable=False),
     )
@@ -83,10 +92,15 @@ def upgrade() -> None:
         "incident",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("number", sa.Text, nullable=False, unique=True),
-        sa.Column("region_id", sa.Integer, sa.ForeignKey("region.id", ondelete="RESTRICT"),
-                  nullable=False),
-        sa.Column("incident_type_id", sa.Integer,
-                  sa.ForeignKey("incident_type.id", ondelete="RESTRICT"), nullable=False),
+        sa.Column(
+            "region_id", sa.Integer, sa.ForeignKey("region.id", ondelete="RESTRICT"), nullable=False
+        ),
+        sa.Column(
+            "incident_type_id",
+            sa.Integer,
+            sa.ForeignKey("incident_type.id", ondelete="RESTRICT"),
+            nullable=False,
+        ),
         sa.Column("priority", sa.Integer, nullable=False),
         sa.Column("priority_reason", sa.Text, nullable=True),
         sa.Column("status", sa.Text, nullable=False, server_default="received"),
@@ -94,10 +108,18 @@ def upgrade() -> None:
         sa.Column("address", sa.Text, nullable=True),
         sa.Column("caller_number", sa.Text, nullable=True),
         sa.Column("description", sa.Text, nullable=True),
-        sa.Column("governorate_id", sa.Integer,
-                  sa.ForeignKey("governorate.id", ondelete="SET NULL"), nullable=True),
-        sa.Column("created_by", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL"),
-                  nullable=True),
+        sa.Column(
+            "governorate_id",
+            sa.Integer,
+            sa.ForeignKey("governorate.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
+        sa.Column(
+            "created_by",
+            sa.Integer,
+            sa.ForeignKey("app_user.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
         ts("received_at", nullable=False, now=True),
         ts("dispatched_at"),
         ts("en_route_at"),
@@ -115,44 +137,75 @@ def upgrade() -> None:
 
     op.create_table(
         "incident_jurisdiction",
-        sa.Column("incident_id", sa.Integer, sa.ForeignKey("incident.id", ondelete="CASCADE"),
-                  primary_key=True),
-        sa.Column("agency_id", sa.Integer, sa.ForeignKey("agency.id", ondelete="CASCADE"),
-                  primary_key=True),
-        sa.Column("jurisdiction_id", sa.Integer,
-                  sa.ForeignKey("jurisdiction.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "incident_id",
+            sa.Integer,
+            sa.ForeignKey("incident.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "agency_id",
+            sa.Integer,
+            sa.ForeignKey("agency.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "jurisdiction_id",
+            sa.Integer,
+            sa.ForeignKey("jurisdiction.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
     )
 
     op.create_table(
         "assignment",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("incident_id", sa.Integer, sa.ForeignKey("incident.id", ondelete="CASCADE"),
-                  nullable=False),
-        sa.Column("unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "incident_id",
+            sa.Integer,
+            sa.ForeignKey("incident.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("capability", sa.Text, nullable=True),
         sa.Column("eta_s", sa.Float, nullable=True),
         sa.Column("distance_m", sa.Float, nullable=True),
         sa.Column("route", geom("LINESTRING"), nullable=True),
-        sa.Column("assigned_by", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL"),
-                  nullable=True),
+        sa.Column(
+            "assigned_by",
+            sa.Integer,
+            sa.ForeignKey("app_user.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
         ts("assigned_at", nullable=False, now=True),
         ts("released_at"),
         sa.Column("release_reason", sa.Text, nullable=True),
     )
     op.create_index("ix_assignment_incident_id", "assignment", ["incident_id"])
-    op.create_index("ux_assignment_active_unit", "assignment", ["unit_id"], unique=True,
-                    postgresql_where=sa.text("released_at IS NULL"))
+    op.create_index(
+        "ux_assignment_active_unit",
+        "assignment",
+        ["unit_id"],
+        unique=True,
+        postgresql_where=sa.text("released_at IS NULL"),
+    )
     gist("assignment", "route")
 
     op.create_table(
         "incident_event",
         sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("incident_id", sa.Integer, sa.ForeignKey("incident.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "incident_id",
+            sa.Integer,
+            sa.ForeignKey("incident.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         ts("at", nullable=False, now=True),
-        sa.Column("actor_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL"),
-                  nullable=True),
+        sa.Column(
+            "actor_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+        ),
         sa.Column("actor", sa.Text, nullable=True),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("from_status", sa.Text, nullable=True),
@@ -177,6 +230,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS incident_event_append_only ON incident_event")
     op.execute("DROP FUNCTION IF EXISTS incident_event_append_only()")
-    for table in ("incident_event", "assignment", "incident_jurisdiction", "incident",
-                  "incident_sequence", "api_token", "app_user"):
+    for table in (
+        "incident_event",
+        "assignment",
+        "incident_jurisdiction",
+        "incident",
+        "incident_sequence",
+        "api_token",
+        "app_user",
+    ):
         op.drop_table(table)

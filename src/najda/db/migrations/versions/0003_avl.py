@@ -36,27 +36,32 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "position",
-        sa.Column("unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "unit_id", sa.Integer, sa.ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("fix_time", sa.DateTime(timezone=True), primary_key=True),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
         sa.Column("speed", sa.Float, nullable=True),
         sa.Column("heading", sa.Float, nullable=True),
         sa.Column("accuracy", sa.Float, nullable=True),
         sa.Column("altitude", sa.Float, nullable=True),
         sa.Column("battery", sa.Float, nullable=True),
-        sa.CheckConstraint("ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
-                           name="position_coordinates_range"),
+        sa.CheckConstraint(
+            "ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
+            name="position_coordinates_range",
+        ),
         sa.CheckConstraint("speed IS NULL OR speed >= 0", name="position_speed_range"),
-        sa.CheckConstraint("heading IS NULL OR (heading >= 0 AND heading <= 360)",
-                           name="position_heading_range"),
-        sa.CheckConstraint("battery IS NULL OR (battery >= 0 AND battery <= 100)",
-                           name="position_battery_range"),
+        sa.CheckConstraint(
+            "heading IS NULL OR (heading >= 0 AND heading <= 360)", name="position_heading_range"
+        ),
+        sa.CheckConstraint(
+            "battery IS NULL OR (battery >= 0 AND battery <= 100)", name="position_battery_range"
+        ),
     )
-    op.create_index("ix_position_fix_time_brin", "position", ["fix_time"],
-                    postgresql_using="brin")
+    op.create_index("ix_position_fix_time_brin", "position", ["fix_time"], postgresql_using="brin")
     op.create_index("ix_position_geom_gist", "position", ["geom"], postgresql_using="gist")
     # the JSON API finds a unit by its bearer token's digest
     op.create_index("ux_unit_token_hash", "unit", ["token_hash"], unique=True)

@@ -23,12 +23,17 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "incident_call",
-        sa.Column("incident_id", sa.Integer, sa.ForeignKey("incident.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "incident_id",
+            sa.Integer,
+            sa.ForeignKey("incident.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("source", sa.Text, nullable=False, server_default="cti"),
-        sa.CheckConstraint("source IN ('cti', 'manual', 'simulated')",
-                           name="incident_call_source_known"),
+        sa.CheckConstraint(
+            "source IN ('cti', 'manual', 'simulated')", name="incident_call_source_known"
+        ),
     )
 
 

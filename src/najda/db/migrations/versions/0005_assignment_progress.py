@@ -24,8 +24,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "assignment_progress",
-        sa.Column("assignment_id", sa.Integer,
-                  sa.ForeignKey("assignment.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "assignment_id",
+            sa.Integer,
+            sa.ForeignKey("assignment.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("en_route_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("on_scene_at", sa.DateTime(timezone=True), nullable=True),
     )
