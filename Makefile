@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export NAJDA_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: setup system venv demo test bench lint typecheck clean db-stop
+.PHONY: setup system venv demo test bench lint typecheck clean db-stop screenshots
 
 setup: system venv
 
@@ -42,6 +42,12 @@ bench: setup
 	$(PY) benchmarks/routing.py
 	$(PY) benchmarks/avl.py
 	$(PY) benchmarks/analytics.py
+
+# refresh the README's screenshots from the last test run's artifacts
+SHOTS := console-en console-ar planner-coverage planner-heatmap
+screenshots:
+	mkdir -p docs/screenshots
+	for s in $(SHOTS); do cp artifacts/screenshots/$$s.png docs/screenshots/; done
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
