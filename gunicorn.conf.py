@@ -25,3 +25,6 @@ accesslog = os.environ.get("NAJDA_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("NAJDA_LOG_LEVEL", "info")
 proc_name = "najda"
+# gunicorn >= 25 opens a control socket at one fixed path per user; two servers on one
+# machine (the demo and a benchmark) would fight over it, and Najda does not use it.
+control_socket_disable = True

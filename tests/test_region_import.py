@@ -240,3 +240,33 @@ def test_bad_manifest_is_refused(
         next(
             import_region(engine, settings_for(engine, data_dir, geo_data_dir=geo_data), "testland")
         )
+
+
+def test_a_layer_failing_midway_leaves_every_layer_as_it_was(
+    engine: Engine, data_dir: Path, geo_data: Path, tmp_path: Path
+) -> None:
+    """The region import is one transaction: a corrupt later layer undoes the earlier ones."""
+    corrupt = tmp_path / "data" / "facilities" / "broken.geojson"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_text('{"type": "FeatureCollection", "features": [ {"type": "Feat')
+    (tmp_path / "data" / "boundaries").symlink_to(data_dir / "boundaries")
+    manifest(
+        geo_data,
+        """
+[[layers]]
+layer = "governorates"
+file = "boundaries/wof_riyadh_region_governorates.geojson"
+
+[[layers]]
+layer = "stations"
+file = "facilities/broken.geojson"
+""",
+    )
+    before = snapshot(engine)
+    settings = settings_for(engine, tmp_path / "data", geo_data_dir=geo_data)
+    reports = []
+    with pytest.raises(ImportFailed):
+        for report in import_region(engine, settings, "testland"):
+            reports.append(report.layer)
+    assert "governorates" in reports  # it was written inside the transaction ...
+    assert snapshot(engine) == before  # ... and rolled back with the failing layer

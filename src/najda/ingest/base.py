@@ -131,14 +131,40 @@ def region_id(conn: Connection, code: str) -> int:
     return int(row[0])
 
 
+Bind = Engine | Connection
+"""Where an importer writes: an engine (its own transaction) or a connection already in a
+transaction (a savepoint inside the caller's, so several layers commit together)."""
+
+
 @contextmanager
-def replace_layer(engine: Engine, report: ImportReport) -> Iterator[Connection]:
+def unit_of_work(bind: Bind) -> Iterator[Connection]:
+    """``engine.begin()``, or a savepoint when ``bind`` is a connection in a transaction."""
+    if isinstance(bind, Connection):
+        with bind.begin_nested():
+            yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+@contextmanager
+def reading(bind: Bind) -> Iterator[Connection]:
+    """A connection to read with: ``bind`` itself, or a new one from the engine."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+@contextmanager
+def replace_layer(engine: Bind, report: ImportReport) -> Iterator[Connection]:
     """One transaction in which the importer deletes and rewrites its layer.
 
     On success the layer's row in ``layer_import`` is written in the same transaction;
     on any exception everything is rolled back.
     """
-    with engine.begin() as conn:
+    with unit_of_work(engine) as conn:
         conn.execute(text("SET LOCAL lock_timeout = '30s'"))
         yield conn
         rid = region_id(conn, report.region)

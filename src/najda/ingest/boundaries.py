@@ -35,14 +35,16 @@ import geopandas as gpd
 import shapely
 from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from najda.errors import ImportFailed
 from najda.ingest.base import (
+    Bind,
     ImportReport,
     copy_rows,
     ensure_region,
+    reading,
     replace_layer,
     require_file,
 )
@@ -78,7 +80,7 @@ class Feature:
 
 
 def import_boundaries(
-    engine: Engine,
+    engine: Bind,
     region: str,
     path: str | Path,
     *,
@@ -505,18 +507,18 @@ def agency_id(conn: Connection, code: str) -> int:
     return int(row[0])
 
 
-def _layer_agency(engine: Engine, layer: str, agency: str | None) -> int | None:
+def _layer_agency(engine: Bind, layer: str, agency: str | None) -> int | None:
     if layer != "jurisdictions":
         if agency is not None:
             raise ImportFailed(f"--agency applies to jurisdictions only, not {layer}")
         return None
     if not agency:
         raise ImportFailed("jurisdictions need an agency (--agency CODE)")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return agency_id(conn, agency)
 
 
-def derive_jurisdictions(engine: Engine, region: str, *, agency: str) -> ImportReport:
+def derive_jurisdictions(engine: Bind, region: str, *, agency: str) -> ImportReport:
     """Give ``agency`` one jurisdiction per governorate of ``region``.
 
     We have no real agency jurisdiction polygons for the demo regions; this stands in
@@ -528,7 +530,7 @@ def derive_jurisdictions(engine: Engine, region: str, *, agency: str) -> ImportR
     ImportFailed
         Unknown agency, or the region has no governorates yet.
     """
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         aid = agency_id(conn, agency)
         count = conn.execute(
             text(

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from najda.errors import ImportFailed
-from najda.ingest.base import ImportReport
+from najda.ingest.base import Bind, ImportReport, unit_of_work
 
 PRIORITIES = range(1, 6)
 _SECTIONS = ("agency", "capability", "unit_type", "category", "incident_type")
@@ -64,7 +64,7 @@ class Catalogue:
         return {row["code"] for row in getattr(self, section)}
 
 
-def import_catalogue(engine: Engine, catalogue_dir: str | Path) -> ImportReport:
+def import_catalogue(engine: Bind, catalogue_dir: str | Path) -> ImportReport:
     """Validate the catalogue files and upsert them into the database.
 
     Parameters
@@ -87,7 +87,7 @@ def import_catalogue(engine: Engine, catalogue_dir: str | Path) -> ImportReport:
     """
     catalogue = load_catalogue(catalogue_dir)
     report = ImportReport(layer="catalogue", region="", source=str(catalogue_dir))
-    with engine.begin() as conn:
+    with unit_of_work(engine) as conn:
         _upsert_all(conn, catalogue, report)
     return report
 

@@ -41,7 +41,7 @@ from sqlalchemy import Engine
 
 from najda.config import Settings
 from najda.errors import ImportFailed
-from najda.ingest.base import ImportReport, ensure_region
+from najda.ingest.base import Bind, ImportReport, ensure_region, unit_of_work
 from najda.ingest.boundaries import LAYERS, derive_jurisdictions, import_boundaries
 from najda.ingest.catalogue import import_catalogue
 from najda.ingest.stations import import_stations
@@ -108,10 +108,13 @@ def import_region(engine: Engine, settings: Settings, code: str) -> Iterator[Imp
     """
     manifest = load_manifest(settings, code)
     resolve_sources(manifest, settings)
-    yield _import_region_row(engine, manifest)
-    yield import_catalogue(engine, manifest.catalogue_dir)
-    for spec in manifest.layers:
-        yield from _import_layer(engine, manifest.code, spec)
+    # one transaction for the whole region (each layer in a savepoint of it): a layer
+    # that fails leaves every layer, the earlier ones too, as it was
+    with engine.begin() as conn:
+        yield _import_region_row(conn, manifest)
+        yield import_catalogue(conn, manifest.catalogue_dir)
+        for spec in manifest.layers:
+            yield from _import_layer(conn, manifest.code, spec)
 
 
 def manifest_path(settings: Settings, code: str) -> Path:
@@ -251,9 +254,9 @@ def _roads_module() -> Any:
 
 
 # -- importing -----------------------------------------------------------------------------
-def _import_region_row(engine: Engine, manifest: Manifest) -> ImportReport:
+def _import_region_row(engine: Bind, manifest: Manifest) -> ImportReport:
     region = manifest.region
-    with engine.begin() as conn:
+    with unit_of_work(engine) as conn:
         ensure_region(
             conn,
             manifest.code,
@@ -269,7 +272,7 @@ def _import_region_row(engine: Engine, manifest: Manifest) -> ImportReport:
     return report
 
 
-def _import_layer(engine: Engine, region: str, spec: LayerSpec) -> Iterator[ImportReport]:
+def _import_layer(engine: Bind, region: str, spec: LayerSpec) -> Iterator[ImportReport]:
     if "agencies" in spec.options:
         for agency in spec.options["agencies"]:
             yield derive_jurisdictions(engine, region, agency=agency)
@@ -277,7 +280,7 @@ def _import_layer(engine: Engine, region: str, spec: LayerSpec) -> Iterator[Impo
     yield _LAYER_IMPORTERS.get(spec.layer, _boundaries)(engine, region, spec)
 
 
-def _roads(engine: Engine, region: str, spec: LayerSpec) -> ImportReport:
+def _roads(engine: Bind, region: str, spec: LayerSpec) -> ImportReport:
     roads = _roads_module()
     if spec.file is not None:
         report: ImportReport = roads.import_roads_file(engine, region, spec.file)
@@ -287,11 +290,11 @@ def _roads(engine: Engine, region: str, spec: LayerSpec) -> ImportReport:
     return report
 
 
-def _stations(engine: Engine, region: str, spec: LayerSpec) -> ImportReport:
+def _stations(engine: Bind, region: str, spec: LayerSpec) -> ImportReport:
     return import_stations(engine, region, _file(spec), agency=spec.options.get("agency"))
 
 
-def _boundaries(engine: Engine, region: str, spec: LayerSpec) -> ImportReport:
+def _boundaries(engine: Bind, region: str, spec: LayerSpec) -> ImportReport:
     return import_boundaries(
         engine,
         region,
@@ -308,7 +311,7 @@ def _file(spec: LayerSpec) -> Path:
     return spec.file
 
 
-_LAYER_IMPORTERS: dict[str, Callable[[Engine, str, LayerSpec], ImportReport]] = {
+_LAYER_IMPORTERS: dict[str, Callable[[Bind, str, LayerSpec], ImportReport]] = {
     "roads": _roads,
     "stations": _stations,
 }

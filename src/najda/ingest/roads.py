@@ -34,10 +34,17 @@ import numpy as np
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from najda.errors import ImportFailed
-from najda.ingest.base import ImportReport, copy_rows, ensure_region, replace_layer, require_file
+from najda.ingest.base import (
+    Bind,
+    ImportReport,
+    copy_rows,
+    ensure_region,
+    replace_layer,
+    require_file,
+)
 from najda.ingest.base import progress as progress_bar
 from najda.ingest.osm import (
     OsmWay,
@@ -564,7 +571,7 @@ def _count(counts: dict[str, int], key: str, n: int = 1) -> None:
 
 # -- importers -----------------------------------------------------------------------------
 def import_roads_file(
-    engine: Engine, region: str, path: str | Path, *, progress: bool | None = None
+    engine: Bind, region: str, path: str | Path, *, progress: bool | None = None
 ) -> ImportReport:
     """Replace a region's road network with the drivable roads of a file.
 
@@ -600,7 +607,7 @@ def import_roads_file(
 
 
 def import_roads_osmnx(
-    engine: Engine,
+    engine: Bind,
     region: str,
     *,
     place: str | None = None,
@@ -691,7 +698,7 @@ def _str_tags(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 def import_osmnx_graph(
-    engine: Engine, region: str, graph: Any, *, source: str, progress: bool | None = None
+    engine: Bind, region: str, graph: Any, *, source: str, progress: bool | None = None
 ) -> ImportReport:
     """Replace a region's road network with an osmnx ``MultiDiGraph`` (lon/lat)."""
     ways = ways_from_osmnx(graph)
@@ -724,7 +731,7 @@ def _label(polygon: Any) -> str:
 
 # -- writing -------------------------------------------------------------------------------
 def write_road_graph(
-    engine: Engine,
+    engine: Bind,
     region: str,
     graph: RoadGraph,
     *,

@@ -29,10 +29,17 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from najda.errors import ImportFailed
-from najda.ingest.base import ImportReport, ensure_region, replace_layer, require_file
+from najda.ingest.base import (
+    Bind,
+    ImportReport,
+    ensure_region,
+    reading,
+    replace_layer,
+    require_file,
+)
 from najda.ingest.base import progress as progress_bar  # the option is named progress
 from najda.ingest.boundaries import (
     agency_id,
@@ -70,7 +77,7 @@ class StationRow:
 
 
 def import_stations(
-    engine: Engine,
+    engine: Bind,
     region: str,
     path: str | Path,
     *,
@@ -106,7 +113,7 @@ def import_stations(
     """
     report = ImportReport(layer="stations", region=region, source=str(path))
     frame = read_points(path, report=report)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         agencies = _agency_ids(conn, agency)
     stations = prepare_stations(frame, agency=agency, report=report, source=Path(path).name)
     missing = sorted({s.agency for s in stations} - set(agencies))
