@@ -15,7 +15,7 @@ export NAJDA_DATA_DIR ?= $(abspath ../shared/data)
 setup: system venv
 
 system:
-	@bash scripts/setup-system.sh
+	@PYTHON=$(PYTHON) bash scripts/setup-system.sh
 
 venv: $(VENV)/.installed
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 
 pg_major() {
+  # the newest PostgreSQL already installed, else Debian 12's (bookworm ships 15)
   local v
   v=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n1 || true)
   echo "${v:-15}"
@@ -17,6 +18,10 @@ PACKAGES=(
   chromium
   fonts-noto-core
 )
+# Debian's own python3 needs python3-venv for `python3 -m venv`
+if ! "${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null; then
+  PACKAGES+=(python3-venv)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

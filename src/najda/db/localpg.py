@@ -167,6 +167,8 @@ class LocalPostgres:
                 "listen_addresses = ''\n"
                 f"port = {self.port}\n"
                 f"unix_socket_directories = '{self.paths.socket_dir}'\n"
+                # trust auth on the socket: only its owner (and root) may connect
+                "unix_socket_permissions = 0700\n"
                 "max_connections = 200\n"
                 "shared_buffers = 256MB\n"
                 "work_mem = 32MB\n"
