@@ -27,6 +27,7 @@ from najda.web import create_app
 from najda.web.api.events import stop_event_hub
 
 ROLES = ("dispatcher", "supervisor", "planner", "admin")
+PASSWORD = "test-password-1"
 
 
 def app_for(engine: Engine, **overrides: Any) -> Any:
@@ -93,6 +94,16 @@ def token_for(
     return issue_token(engine, user_id=user.id, name="tests")[1]
 
 
+def sign_in(client: Any, engine: Engine, *, role: str = "planner", name: str | None = None) -> Any:
+    """A Flask test ``client`` logged in (``POST /api/v1/auth/login``, a session cookie)
+    as a new person with ``role``."""
+    username = name or f"{role}-web"
+    create_user(engine, username=username, role=role, password=PASSWORD)
+    response = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return client
+
+
 def clients(engine: Engine, base: str) -> dict[str, Api]:
     return {role: Api(base, token_for(engine, role)) for role in ROLES}
 
@@ -127,6 +138,14 @@ class Stream:
             if time.monotonic() > deadline:
                 break
         raise AssertionError(f"stream ended or timed out with {message}")
+
+    def wait_for_heartbeat(self, timeout_s: float = 10.0) -> None:
+        """Read until a heartbeat comment arrives (events before it are dropped)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.next_message(deadline) == [": heartbeat"]:
+                return
+        raise AssertionError(f"no heartbeat within {timeout_s} s")
 
     def wait_for(self, kind: str, timeout_s: float = 10.0) -> tuple[dict[str, Any], int]:
         """The first event of ``kind`` and how many heartbeats came before it."""

@@ -75,3 +75,29 @@ def test_bad_siting_requests_are_refused(small_instance: siting.SitingInstance) 
         siting.solve(small_instance, model="mclp", add=int((~small_instance.fixed).sum()) + 1)
     with pytest.raises(InvalidInput):
         siting.solve(small_instance, model="pmedian", add=1)  # type: ignore[arg-type]
+
+
+def _hard_instance() -> siting.SitingInstance:
+    """A random maximal-covering instance CBC cannot prove optimal in a second: 200
+    candidate sites, 400 demand rows, each site covering about 4 % of them."""
+    rng = np.random.default_rng(7)
+    demand, sites = 400, 200
+    return siting.SitingInstance(
+        site_node=np.arange(sites, dtype=np.int32),
+        fixed=np.zeros(sites, dtype=bool),
+        demand_node=np.arange(demand, dtype=np.int32),
+        weight=rng.integers(1, 1000, demand).astype(np.float64),
+        cost=np.where(rng.random((demand, sites)) < 0.04, 60.0, np.inf),
+        threshold_s=120.0,
+    )
+
+
+def test_the_solver_stops_at_its_time_limit_with_a_clear_error() -> None:
+    # unbounded, CBC works on this for well over a minute; the error says the limit
+    # stopped it (no timing assert: pytest-timeout catches a limit that is ignored)
+    with pytest.raises(siting.SolverTimeLimit) as caught:
+        siting.solve(_hard_instance(), model="mclp", add=12, time_limit_s=0.5)
+    error = caught.value
+    assert (error.status, error.code) == (422, "solver_time_limit")
+    assert "0.5 s" in error.message
+    assert error.details == {"time_limit_s": 0.5, "candidates": 200, "demand_nodes": 400}

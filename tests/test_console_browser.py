@@ -94,6 +94,13 @@ def click_map_at(page: Any, lon: float, lat: float) -> None:
     page.mouse.click(point["x"], point["y"])
 
 
+# every governorate path has geometry (none clipped away): the region fits on screen
+DRAWN_GOV = (
+    "[...document.querySelectorAll('path.console-gov')]"
+    ".every(e => (e.getAttribute('d') || '').length > 8)"
+)
+
+
 def drawn(page: Any, selector: str) -> int:
     count: int = page.eval_on_selector_all(
         selector, "els => els.filter(e => (e.getAttribute('d') || '').length > 8).length"
@@ -436,7 +443,10 @@ def test_console_map_needs_no_internet(
         page.evaluate("""() => { const r = JSON.parse(
             document.getElementById('console-config').textContent).region.bbox;
             window.__najdaMap.fitBounds([[r[1], r[0]], [r[3], r[2]]]); }""")
-        page.wait_for_timeout(600)
+        page.wait_for_function(
+            f"document.querySelectorAll('path.console-gov').length === 20 && {DRAWN_GOV}",
+            timeout=WAIT,
+        )
         assert drawn(page, "path.console-gov") == 20
         assert drawn(page, "path.najda-road") > 0  # the major roads at region zoom
         context.close()

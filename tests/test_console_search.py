@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from dispatch_helpers import app_for
+from dispatch_helpers import app_for, sign_in
 from najda.web.api.search import normalise
 
 
 @pytest.fixture
 def client(riyadh_engine: Engine) -> Iterator[Any]:
     app = app_for(riyadh_engine)
-    yield app.test_client()
+    yield sign_in(app.test_client(), riyadh_engine, role="dispatcher")
     app.extensions["najda"].engine.dispose()
 
 

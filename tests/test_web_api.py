@@ -1,5 +1,8 @@
 """The web API on real PostGIS through the Flask test client: geodata endpoints, health,
-assets, the map page, and the one error shape for every failure (Datasette style)."""
+assets, the map page, and the one error shape for every failure (Datasette style).
+
+The geodata and search endpoints and the map page need a signed-in caller: ``client``
+logs in through ``POST /api/v1/auth/login``; ``anonymous`` does not."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from dispatch_helpers import sign_in, token_for
 from najda.config import load_settings
 from najda.web import create_app
 from najda.web.api import json_body
@@ -147,7 +151,13 @@ def app(engine: Engine) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def client(app: Flask, engine: Engine) -> FlaskClient:
+    """A planner signed in with a session cookie."""
+    return sign_in(app.test_client(), engine)
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
@@ -308,7 +318,11 @@ def test_health_is_503_in_the_error_shape_when_the_database_is_down(
     down_client: FlaskClient,
 ) -> None:
     assert_error_shape(down_client.get("/health"), 503, "database_unavailable")
-    assert_error_shape(down_client.get("/api/v1/roads"), 503, "database_unavailable")
+    # a token that cannot be checked is not a 401: the database is what is missing
+    bearer = {"Authorization": "Bearer njd_not-checked"}
+    assert_error_shape(
+        down_client.get("/api/v1/roads", headers=bearer), 503, "database_unavailable"
+    )
 
 
 def test_health_is_503_when_the_schema_is_not_migrated(engine: Engine) -> None:
@@ -322,7 +336,8 @@ def test_health_is_503_when_the_schema_is_not_migrated(engine: Engine) -> None:
 @pytest.fixture
 def app_with_probe_routes(engine: Engine) -> Iterator[Flask]:
     """The real app plus two routes standing in for the JSON-posting endpoints of later
-    issues: one reads a body with the production helper, one fails unexpectedly."""
+    issues: one reads a body with the production helper, one fails unexpectedly. Its test
+    clients send a planner's API token."""
     for app in _make_app(engine):
         app.add_url_rule(
             "/api/v1/_probe/echo", "probe_echo", lambda: {"received": json_body()}, methods=["POST"]
@@ -332,7 +347,18 @@ def app_with_probe_routes(engine: Engine) -> Iterator[Flask]:
             raise RuntimeError("secret connection string postgres://admin:pw@db")
 
         app.add_url_rule("/api/v1/_probe/boom", "probe_boom", boom)
+        token = token_for(engine, "planner")
+        app.test_client_class = _token_client(token)
         yield app
+
+
+def _token_client(token: str) -> type[FlaskClient]:
+    class TokenClient(FlaskClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+    return TokenClient
 
 
 ERROR_CASES = [
@@ -373,6 +399,32 @@ def test_every_error_has_exactly_the_error_shape(
     assert "secret" not in json.dumps(error) and "postgres://" not in json.dumps(error)
 
 
+ANONYMOUS_PATHS = [
+    "/api/v1/regions",
+    "/api/v1/governorates?region=riyadh",
+    "/api/v1/roads?region=riyadh",
+    "/api/v1/stations",
+    "/api/v1/search?q=riyadh",
+]
+
+
+@pytest.mark.parametrize("path", ANONYMOUS_PATHS)
+def test_geodata_and_search_need_a_signed_in_caller(anonymous: FlaskClient, path: str) -> None:
+    assert_error_shape(anonymous.get(path), 401, "unauthorized")
+    bad = anonymous.get(path, headers={"Authorization": "Bearer njd_revoked-or-made-up"})
+    assert_error_shape(bad, 401, "unauthorized")
+    assert anonymous.get("/health").status_code == 200  # health stays public
+
+
+def test_an_api_token_of_any_role_may_read_the_geodata(
+    anonymous: FlaskClient, engine: Engine
+) -> None:
+    for role in ("dispatcher", "supervisor", "planner", "admin"):
+        bearer = {"Authorization": f"Bearer {token_for(engine, role)}"}
+        for path in ANONYMOUS_PATHS:
+            assert anonymous.get(path, headers=bearer).status_code == 200, (role, path)
+
+
 def test_wrong_method_names_the_allowed_ones(client: FlaskClient) -> None:
     response = client.post("/api/v1/roads")
     error = assert_error_shape(response, 405, "method_not_allowed")
@@ -389,6 +441,15 @@ def test_valid_json_body_reaches_the_view(app_with_probe_routes: Flask) -> None:
 
 
 # -- the page and its assets -----------------------------------------------------------
+def test_map_page_sends_a_stranger_to_the_login_and_back(anonymous: FlaskClient) -> None:
+    response = anonymous.get("/?lang=en")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/console/login?next=/?lang%3Den"
+    login = anonymous.get(response.headers["Location"]).get_data(as_text=True)
+    assert "/?lang=en" in login  # where the login page returns to
+    assert anonymous.get("/").headers["Location"] == "/console/login?next=/"
+
+
 def test_map_page_in_arabic_runs_right_to_left(client: FlaskClient) -> None:
     html = client.get("/?lang=ar").get_data(as_text=True)
     assert re.search(r'<html lang="ar" dir="rtl">', html)
@@ -450,7 +511,7 @@ def test_page_scripts_are_served(client: FlaskClient) -> None:
 # -- the imported Riyadh region (the real importers) -----------------------------------
 def test_imported_riyadh_region_is_served(riyadh_engine: Engine) -> None:
     for app in _make_app(riyadh_engine):
-        client = app.test_client()
+        client = sign_in(app.test_client(), riyadh_engine)
         (region,) = client.get("/api/v1/regions").get_json()["regions"]
         assert (region["code"], region["counts"]["governorates"]) == ("riyadh", 20)
         governorates = client.get("/api/v1/governorates?region=riyadh").get_json()

@@ -5,65 +5,27 @@ OSM road graph, the OSM stations). Screenshots go to artifacts/screenshots/.
 
 from __future__ import annotations
 
-import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
-from werkzeug.serving import make_server
 
-from najda.config import load_settings, project_root
-from najda.web import create_app
+from dispatch_helpers import PASSWORD, Server, live_server
+from najda.config import project_root
+from najda.dispatch.auth import create_user
 
 pytestmark = pytest.mark.browser
 
 SHOTS = project_root() / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 UNREACHABLE_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+WAIT = 20_000
 
 
-# -- a real server and a real browser --------------------------------------------------
-class LiveServer:
-    def __init__(self, engine: Engine, config: dict[str, Any]) -> None:
-        settings = load_settings().with_overrides(
-            database_url=engine.url.render_as_string(hide_password=False), online=False
-        )
-        self.app = create_app(settings, config=config)
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-        self.app.extensions["najda"].engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# -- a real server (the shared ``browser`` fixture drives Chromium) ------------------------
+def root(server: Server) -> str:
+    return server.url.removesuffix("/api/v1")
 
 
 def _layer_counts(engine: Engine) -> dict[str, int]:
@@ -80,8 +42,10 @@ def riyadh(riyadh_engine: Engine) -> tuple[Engine, dict[str, int]]:
 
 
 @pytest.fixture
-def live(riyadh: tuple[Engine, dict[str, int]]) -> Iterator[LiveServer]:
-    with LiveServer(riyadh[0], {"NAJDA_TILE_URL": ""}) as server:
+def live(riyadh: tuple[Engine, dict[str, int]]) -> Iterator[Server]:
+    create_user(riyadh[0], username="viewer", role="planner", password=PASSWORD)
+    with live_server(riyadh[0]) as server:
+        server.app.config["NAJDA_TILE_URL"] = ""
         yield server
 
 
@@ -96,8 +60,23 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def open_map(page: Any, url: str) -> None:
+    """Open the map at ``url``, signing in on the console's login page on the way."""
     page.goto(url)
-    page.wait_for_selector("#map[data-state='ready']", timeout=20_000)
+    if "/console/login" in page.url:
+        page.fill("#login-username", "viewer")
+        page.fill("#login-password", PASSWORD)
+        page.click("#login-submit")
+    page.wait_for_selector("#map[data-state='ready']", timeout=WAIT)
+
+
+def wait_drawn(page: Any, selector: str, at_least: int) -> None:
+    """Wait until ``at_least`` paths of ``selector`` have geometry."""
+    page.wait_for_function(
+        "([sel, n]) => [...document.querySelectorAll(sel)]"
+        ".filter(e => (e.getAttribute('d') || '').length > 8).length >= n",
+        arg=[selector, at_least],
+        timeout=WAIT,
+    )
 
 
 def drawn(page: Any, selector: str) -> int:
@@ -117,10 +96,11 @@ def shoot(page: Any, name: str) -> Path:
 
 # -- tests -----------------------------------------------------------------------------
 def test_map_draws_governorates_and_roads(
-    live: LiveServer, page: Any, riyadh: tuple[Engine, dict[str, int]]
+    live: Server, page: Any, riyadh: tuple[Engine, dict[str, int]]
 ) -> None:
     counts = riyadh[1]
-    open_map(page, f"{live.url}/?lang=en")
+    open_map(page, f"{root(live)}/?lang=en")
+    assert page.url == f"{root(live)}/?lang=en"  # back from the login page
     assert page.get_attribute("html", "dir") == "ltr"
     assert page.get_attribute("#map", "data-governorates") == str(counts["governorate"]) == "20"
     assert page.locator("path.najda-gov").count() == 20
@@ -131,12 +111,12 @@ def test_map_draws_governorates_and_roads(
     assert page.locator("#db-status").get_attribute("data-state") == "ok"
     shoot(page, "map-region-en.png")
 
-    region_roads = int(page.get_attribute("#map", "data-roads") or 0)
     page.click("#zoom-roads")
-    page.wait_for_function(f"Number(document.getElementById('map').dataset.roads) > {region_roads}")
-    page.wait_for_timeout(400)
-    roads = int(page.get_attribute("#map", "data-roads") or 0)
-    assert roads == counts["road_edge"] - _two_way_twins(riyadh[0])
+    expected = counts["road_edge"] - _two_way_twins(riyadh[0])
+    page.wait_for_function(
+        f"Number(document.getElementById('map').dataset.roads) === {expected}", timeout=WAIT
+    )
+    wait_drawn(page, "path.najda-road", 301)
     assert page.get_attribute("#map", "data-stations") == str(counts["station"])
     assert drawn(page, "path.najda-road") > 300
     shoot(page, "map-roads-en.png")
@@ -156,8 +136,8 @@ def _two_way_twins(engine: Engine) -> int:
         )
 
 
-def test_arabic_map_runs_right_to_left(live: LiveServer, page: Any) -> None:
-    open_map(page, f"{live.url}/?lang=ar")
+def test_arabic_map_runs_right_to_left(live: Server, page: Any) -> None:
+    open_map(page, f"{root(live)}/?lang=ar")
     assert page.get_attribute("html", "dir") == "rtl"
     assert page.get_attribute("html", "lang") == "ar"
     assert page.inner_text("#region-name") == "منطقة الرياض"
@@ -171,7 +151,7 @@ def test_arabic_map_runs_right_to_left(live: LiveServer, page: Any) -> None:
     shoot(page, "map-region-ar.png")
     page.click("#zoom-roads")
     page.wait_for_function("Number(document.getElementById('map').dataset.roads) > 300")
-    page.wait_for_timeout(400)
+    wait_drawn(page, "path.najda-road", 301)
     shoot(page, "map-roads-ar.png")
     page.click("#lang-switch")
     page.wait_for_selector("#map[data-state='ready']")
@@ -179,14 +159,12 @@ def test_arabic_map_runs_right_to_left(live: LiveServer, page: Any) -> None:
     assert page.errors == []
 
 
-def test_map_works_when_the_tile_server_is_unreachable(
-    riyadh: tuple[Engine, dict[str, int]], page: Any
-) -> None:
-    with LiveServer(riyadh[0], {"NAJDA_TILE_URL": UNREACHABLE_TILES}) as server:
-        open_map(page, f"{server.url}/?lang=en")
-        page.wait_for_selector("#map[data-tiles='unreachable']", timeout=15_000)
-        assert drawn(page, "path.najda-gov") == 20
-        assert page.locator("path.najda-road").count() > 0
-        assert page.is_visible("#map-note")
-        shoot(page, "map-offline-tiles-en.png")
-        assert page.errors == []
+def test_map_works_when_the_tile_server_is_unreachable(live: Server, page: Any) -> None:
+    live.app.config["NAJDA_TILE_URL"] = UNREACHABLE_TILES
+    open_map(page, f"{root(live)}/?lang=en")
+    page.wait_for_selector("#map[data-tiles='unreachable']", timeout=15_000)
+    assert drawn(page, "path.najda-gov") == 20
+    assert page.locator("path.najda-road").count() > 0
+    assert page.is_visible("#map-note")
+    shoot(page, "map-offline-tiles-en.png")
+    assert page.errors == []

@@ -171,8 +171,11 @@ class Planner:
         agency: str | None = None,
         resolution: int = DEFAULT_RESOLUTION,
         candidate_resolution: int = siting.DEFAULT_CANDIDATE_RESOLUTION,
+        time_limit_s: float = siting.SOLVER_TIME_LIMIT_S,
     ) -> dict[str, Any]:
-        """Solve, and describe the answer: numbers, new sites, cells gained (GeoJSON)."""
+        """Solve, and describe the answer: numbers, new sites, cells gained (GeoJSON).
+
+        The solver stops after ``time_limit_s`` (:class:`~.siting.SolverTimeLimit`)."""
         graph = self.graph()
         demand = self.demand(resolution)
         stations = self.sources("stations", agency)
@@ -183,7 +186,9 @@ class Planner:
             threshold_min=threshold_min,
             candidate_resolution=candidate_resolution,
         )
-        result = siting.solve(inst, model=model, add=add if model == "mclp" else None)
+        result = siting.solve(
+            inst, model=model, add=add if model == "mclp" else None, time_limit_s=time_limit_s
+        )
         population = float(demand.surface.governorates.population.sum())
         summary = siting.result_summary(result, graph, population)
         existing = inst.site_node[inst.fixed]

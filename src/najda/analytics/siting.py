@@ -14,7 +14,8 @@ The instance
 Maximal covering (MCLP) adds ``n`` sites to maximise people within the threshold; set
 covering (LSCP) finds the fewest sites that bring every coverable demand row within it
 (rows no candidate can reach in time are reported, not required). Both are solved with
-spopt (PuLP + CBC).
+spopt (PuLP + CBC), with a time limit: a solve that cannot prove its answer optimal in
+time raises :class:`SolverTimeLimit` rather than return a guess.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ from najda.routing.graph import FloatArray, Int32Array, RoadGraph, search_for
 DEFAULT_CANDIDATE_RESOLUTION = 9
 MAX_CANDIDATES = 2_000
 MAX_NEW = 20
-SOLVER_TIME_LIMIT_S = 60
+SOLVER_TIME_LIMIT_S = 60.0
+
+
+class SolverTimeLimit(Unprocessable):
+    """The integer program was not solved to optimality within the time limit."""
+
+    code = "solver_time_limit"
+
 
 Model = Literal["mclp", "lscp"]
 
@@ -180,9 +188,13 @@ def solve(
     *,
     model: Model,
     add: int | None = None,
-    time_limit_s: int = SOLVER_TIME_LIMIT_S,
+    time_limit_s: float = SOLVER_TIME_LIMIT_S,
 ) -> SitingResult:
-    """Solve with spopt: ``mclp`` adds ``add`` sites, ``lscp`` the fewest for full cover."""
+    """Solve with spopt: ``mclp`` adds ``add`` sites, ``lscp`` the fewest for full cover.
+
+    CBC stops after ``time_limit_s`` seconds; an answer not proven optimal by then (or
+    no answer at all) raises :class:`SolverTimeLimit`.
+    """
     import pulp
 
     fixed_idx = np.flatnonzero(instance.fixed)
@@ -196,7 +208,13 @@ def solve(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # PuLP 4 API notices
         problem = _build(instance, model, add, coverable, predefined)
-        problem.solve(solver, results=False)
+        try:
+            problem.solve(solver, results=False)
+        except RuntimeError:  # spopt's word for "not solved"; CBC ran out of time
+            if problem.problem.status != pulp.LpStatusNotSolved:
+                raise
+    if problem.problem.sol_status != pulp.LpSolutionOptimal:
+        raise _time_limit_error(instance, time_limit_s)
     status = pulp.LpStatus[problem.problem.status]
     opened = [j for j, var in enumerate(problem.fac_vars) if (var.value() or 0) > 0.5]
     new = tuple(j for j in opened if not instance.fixed[j])
@@ -209,6 +227,18 @@ def solve(
         covered_after=instance.covered_by(opened),
         uncoverable=uncoverable,
         status=status,
+    )
+
+
+def _time_limit_error(instance: SitingInstance, time_limit_s: float) -> SolverTimeLimit:
+    return SolverTimeLimit(
+        f"the siting solver found no proven answer within {time_limit_s:g} s: "
+        "ask for fewer new sites, a shorter threshold or a coarser candidate resolution",
+        details={
+            "time_limit_s": time_limit_s,
+            "candidates": int((~instance.fixed).sum()),
+            "demand_nodes": int(instance.demand_node.size),
+        },
     )
 
 

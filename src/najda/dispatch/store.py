@@ -42,7 +42,9 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         raise InvalidInput("a value is out of its allowed range") from exc
     except OperationalError as exc:
         log.exception("database unavailable")
-        raise Unavailable("the database is not available; try again") from exc
+        raise Unavailable(
+            "the database is not available; try again", code="database_unavailable"
+        ) from exc
     except DBAPIError as exc:
         log.exception("database error")
         raise NajdaError("the request could not be stored") from exc

@@ -1,12 +1,24 @@
-"""Pages. For now the first map: governorates and roads drawn from the API, in Arabic or
-English (``?lang=ar`` runs the page right-to-left)."""
+"""Pages. The region map: governorates and roads drawn from the API, in Arabic or English
+(``?lang=ar`` runs the page right-to-left). The API it reads needs a signed-in caller,
+so without a session the console's login page is shown first and comes back here."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
+from najda.errors import NajdaError
+from najda.web.api.auth import current_user
 from najda.web.i18n import LANGUAGES, choose_language, locale_for
 
 bp = Blueprint("ui", __name__)
@@ -32,8 +44,19 @@ def _map_config(lang: str) -> dict[str, object]:
     }
 
 
+def _signed_in() -> bool:
+    try:
+        return current_user() is not None
+    except NajdaError:  # a bad token or an unreachable database: sign in again
+        return False
+
+
 @bp.get("/")
-def map_page() -> str:
+def map_page() -> Response:
+    if not _signed_in():
+        return make_response(
+            redirect(url_for("console.login_page", next=request.full_path.rstrip("?")))
+        )
     lang = choose_language(request.args.get("lang"), request.accept_languages.best_match(LANGUAGES))
     locale = locale_for(_messages_path(), lang)
-    return render_template("map.html", t=locale, map_config=_map_config(lang))
+    return make_response(render_template("map.html", t=locale, map_config=_map_config(lang)))

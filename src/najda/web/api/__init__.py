@@ -2,7 +2,10 @@
 
 To add a feature, write ``najda/web/api/<feature>.py`` whose views use
 ``@bp.get(...)`` / ``@bp.post(...)`` on the blueprint imported from here, then add one
-import line at the bottom of this file. Errors raised in views (any
+import line at the bottom of this file. Every view checks the caller's permission with
+:func:`najda.web.api.auth.authorized`, and the module describes its routes in an
+``openapi_paths()`` function that :mod:`najda.web.api.openapi` calls (a test fails on
+any route left undescribed). Errors raised in views (any
 :class:`najda.errors.NajdaError`) are answered in the one error shape by
 :mod:`najda.web.errors`; :func:`json_body` reads a JSON request body.
 """

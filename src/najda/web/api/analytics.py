@@ -3,6 +3,11 @@
 Every endpoint is a GET (planner role or above), answers JSON by default and the same
 result as a download with ``format=csv`` or ``format=geojson``. Views parse the query
 string, ask one :class:`najda.analytics.service.Planner` method, and serialise.
+
+Siting solves an integer program: its candidate resolution is capped at
+:data:`MAX_CANDIDATE_RESOLUTION` and the solver stops after ``NAJDA_SITING_TIME_LIMIT_S``
+seconds (Flask config; :data:`SITING_TIME_LIMIT_S` by default), answering 422
+``solver_time_limit`` rather than holding a worker.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from najda.analytics.service import Planner
 from najda.errors import InvalidInput
 from najda.web import params as p
 from najda.web.api import bp
+from najda.web.api import openapi as doc
 from najda.web.api.auth import authorized
 from najda.web.api.geo import geojson_response
 from najda.web.api.routing_adapter import graph_source
@@ -26,6 +32,10 @@ from najda.web.state import engine, web_state
 
 _KEY = "najda.analytics.planners"
 FORMATS = ("json", "csv", "geojson")
+SOURCES = ("stations", "units")
+MODELS = ("mclp", "lscp")
+MAX_CANDIDATE_RESOLUTION = 9
+SITING_TIME_LIMIT_S = 10.0
 
 METHOD = {
     "population": "governorate populations; localities' people spread over their "
@@ -134,7 +144,7 @@ def _geojson(collection: dict[str, Any], name: str) -> Response:
 
 
 def _coverage() -> tuple[cov.Coverage, dict[str, Any]]:
-    source = _choice("source", "stations", ("stations", "units"))
+    source = _choice("source", "stations", SOURCES)
     agency = _agency()
     result = planner().coverage(
         source=source, agency=agency, thresholds_min=_thresholds(), resolution=_resolution(8)
@@ -195,7 +205,7 @@ def analytics_gaps() -> Response:
 
 
 def _coverage_with(threshold: float) -> tuple[cov.Coverage, dict[str, Any]]:
-    source = _choice("source", "stations", ("stations", "units"))
+    source = _choice("source", "stations", SOURCES)
     result = planner().coverage(
         source=source, agency=_agency(), thresholds_min=(threshold,), resolution=_resolution(8)
     )
@@ -216,7 +226,7 @@ def analytics_heatmap() -> Response:
         high=11,
     )
     if kind == "modelled":
-        source = _choice("source", "stations", ("stations", "units"))
+        source = _choice("source", "stations", SOURCES)
         rows = planner().modelled_heatmap(source=source, agency=_agency(), resolution=resolution)
         query: dict[str, Any] = {"source": source, "agency": _agency()}
     else:
@@ -260,7 +270,7 @@ def analytics_siting() -> Response:
     """Where to add stations: ``model=mclp&add=N`` or ``model=lscp``, with before/after."""
     authorized("read")
     fmt = _format()
-    model = _choice("model", "mclp", ("mclp", "lscp"))
+    model = _choice("model", "mclp", MODELS)
     add = p.parse_int(request.args.get("add"), name="add", default=1, low=1, high=20)
     threshold = (
         p.parse_float(request.args.get("threshold"), name="threshold", low=0.5, high=60.0) or 8.0
@@ -268,9 +278,9 @@ def analytics_siting() -> Response:
     candidate_res = p.parse_int(
         request.args.get("candidate_resolution"),
         name="candidate_resolution",
-        default=9,
+        default=MAX_CANDIDATE_RESOLUTION,
         low=6,
-        high=10,
+        high=MAX_CANDIDATE_RESOLUTION,
     )
     answer = planner().siting(
         model=model,  # type: ignore[arg-type]  # checked against the two names above
@@ -279,6 +289,9 @@ def analytics_siting() -> Response:
         agency=_agency(),
         resolution=_resolution(8),
         candidate_resolution=candidate_res,
+        time_limit_s=float(
+            current_app.config.get("NAJDA_SITING_TIME_LIMIT_S", SITING_TIME_LIMIT_S)
+        ),
     )
     if fmt == "csv":
         return _csv(answer["new_sites"], f"siting-{model}")
@@ -293,3 +306,178 @@ def analytics_siting() -> Response:
             f"siting-{model}",
         )
     return jsonify(answer)
+
+
+# -- OpenAPI -----------------------------------------------------------------------------
+def _answers(
+    body: dict[str, Any],
+    *,
+    formats: tuple[str, ...] = FORMATS,
+    geojson: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """200 in each of ``formats`` (CSV as text, GeoJSON as a feature collection), and the
+    errors every analytics endpoint can give."""
+    media = {
+        "json": (doc.JSON, body),
+        "csv": ("text/csv", {"type": "string"}),
+        "geojson": (doc.GEOJSON, geojson or doc.ref("FeatureCollection")),
+    }
+    content = {media[f][0]: {"schema": media[f][1]} for f in formats}
+    return {
+        "200": {"description": "OK (the format asked for)", "content": content},
+        **doc.error_answers("400", "401", "403", "404", "422", "503"),
+    }
+
+
+def _common(*, formats: tuple[str, ...] = FORMATS) -> list[dict[str, Any]]:
+    return [
+        doc.query("region", doc.REGION, "region code (default riyadh)"),
+        doc.query("format", {"type": "string", "enum": list(formats)}, "default json"),
+    ]
+
+
+def _source() -> list[dict[str, Any]]:
+    return [
+        doc.query("source", {"type": "string", "enum": list(SOURCES)}),
+        doc.query("agency", doc.CODE),
+    ]
+
+
+def _h3_param(low: int, high: int, name: str = "resolution") -> dict[str, Any]:
+    return doc.query(name, {"type": "integer", "minimum": low, "maximum": high}, "H3 resolution")
+
+
+def _minutes(name: str, low: float, high: float) -> dict[str, Any]:
+    return doc.query(name, {"type": "number", "minimum": low, "maximum": high}, "minutes")
+
+
+ARRAY = {"type": "array", "items": doc.OBJ}
+
+
+def openapi_paths() -> dict[str, Any]:
+    """This module's part of the OpenAPI document (called by :mod:`.openapi`)."""
+    STR, NUM, INT = doc.STR, doc.NUM, doc.INT
+    thresholds = doc.query("thresholds", STR, "comma-separated minutes, 1 to 6 in (0, 120]")
+    since = doc.query("since", STR, "ISO 8601 date or time")
+    return {
+        "/analytics/coverage": {
+            "get": doc.operation(
+                "Population-weighted coverage per governorate (GeoJSON: the areas)",
+                _answers(
+                    doc.obj(
+                        {
+                            "region": STR,
+                            "thresholds_min": {"type": "array", "items": NUM},
+                            "resolution": INT,
+                            "totals": doc.OBJ,
+                            "governorates": ARRAY,
+                            "sources_used": ARRAY,
+                            "sources_left_out": INT,
+                        },
+                        extra=True,
+                    )
+                ),
+                tag="analytics",
+                params=[*_common(), *_source(), thresholds, _h3_param(6, 10)],
+            )
+        },
+        "/analytics/gaps": {
+            "get": doc.operation(
+                "H3 cells with people beyond a threshold or off the road network",
+                _answers(
+                    doc.obj(
+                        {"threshold_min": NUM, "cells": INT, "population": NUM, "rows": ARRAY},
+                        extra=True,
+                    )
+                ),
+                tag="analytics",
+                params=[
+                    *_common(),
+                    *_source(),
+                    _minutes("threshold", 0.5, 120),
+                    thresholds,
+                    _h3_param(6, 10),
+                ],
+            )
+        },
+        "/analytics/heatmap": {
+            "get": doc.operation(
+                "Modelled (road graph) or measured (history) response times per H3 cell",
+                _answers(doc.obj({"kind": STR, "resolution": INT, "cells": ARRAY}, extra=True)),
+                tag="analytics",
+                params=[
+                    *_common(),
+                    doc.query("kind", {"type": "string", "enum": ["modelled", "measured"]}),
+                    *_source(),
+                    doc.query("stage", {"type": "string", "enum": list(kpi.STAGES)}),
+                    _h3_param(6, 11),
+                    since,
+                ],
+            )
+        },
+        "/analytics/kpis": {
+            "get": doc.operation(
+                "Response-time percentiles per stage and group against standards and targets",
+                _answers(
+                    doc.obj(
+                        {
+                            "by": STR,
+                            "incidents": INT,
+                            "stages": {"type": "array", "items": STR},
+                            "targets": doc.OBJ,
+                            "standards": ARRAY,
+                            "rows": ARRAY,
+                        },
+                        extra=True,
+                    ),
+                    formats=("json", "csv"),
+                ),
+                tag="analytics",
+                params=[
+                    *_common(formats=("json", "csv")),
+                    doc.query("by", {"type": "string", "enum": list(kpi.DIMENSIONS)}),
+                    since,
+                    doc.query("until", STR, "ISO 8601 date or time"),
+                    *(
+                        doc.query(
+                            f"target_{stage}",
+                            {"type": "number", "minimum": 1, "maximum": 86_400},
+                            "seconds",
+                        )
+                        for stage in kpi.STAGES
+                    ),
+                ],
+            )
+        },
+        "/analytics/siting": {
+            "get": doc.operation(
+                "Where to add stations (maximal or set covering) with before and after; "
+                "422 solver_time_limit when the solver cannot finish in time",
+                _answers(
+                    doc.obj(
+                        {
+                            "model": {"type": "string", "enum": list(MODELS)},
+                            "threshold_min": NUM,
+                            "added": INT,
+                            "new_sites": ARRAY,
+                            "existing": ARRAY,
+                            "cells": ARRAY,
+                            "covered_before": NUM,
+                            "covered_after": NUM,
+                        },
+                        extra=True,
+                    )
+                ),
+                tag="analytics",
+                params=[
+                    *_common(),
+                    doc.query("model", {"type": "string", "enum": list(MODELS)}),
+                    doc.query("add", {"type": "integer", "minimum": 1, "maximum": 20}),
+                    _minutes("threshold", 0.5, 60),
+                    doc.query("agency", doc.CODE),
+                    _h3_param(6, 10),
+                    _h3_param(6, MAX_CANDIDATE_RESOLUTION, "candidate_resolution"),
+                ],
+            )
+        },
+    }

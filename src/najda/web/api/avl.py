@@ -28,7 +28,6 @@ from najda.errors import InvalidInput
 from najda.web.api import bp, json_body
 from najda.web.api.auth import authorized
 from najda.web.api.geo import geojson_response
-from najda.web.api.openapi import add_paths
 from najda.web.state import engine, web_state
 
 
@@ -209,11 +208,7 @@ _DEVICE: list[dict[str, list[str]]] = [{"bearerAuth": []}]  # a device token
 
 
 def openapi_paths() -> dict[str, Any]:
-    """This module's part of the OpenAPI document.
-
-    ``/events`` is left out on purpose: a stream that stays open is not something an
-    OpenAPI client or fuzzer can call (see :mod:`najda.web.api.events` for its format).
-    """
+    """This module's part of the OpenAPI document (called by :mod:`.openapi`)."""
     body = {
         "required": True,
         "content": {
@@ -326,6 +321,3 @@ def openapi_paths() -> dict[str, Any]:
             },
         },
     }
-
-
-add_paths(openapi_paths())

@@ -23,12 +23,14 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Flask, Response, current_app, request, stream_with_context
 
 from najda.errors import InvalidInput, Unavailable
 from najda.events import EventHub, Subscription
 from najda.web.api import bp
+from najda.web.api import openapi as doc
 from najda.web.api.auth import authorized
 from najda.web.state import engine
 
@@ -100,3 +102,26 @@ def events_stream() -> Response:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     return response
+
+
+def openapi_paths() -> dict[str, Any]:
+    """This module's part of the OpenAPI document (called by :mod:`.openapi`).
+
+    A stream that stays open is no call a fuzzer can check; the schemathesis test leaves
+    it out and the tests of this module cover it."""
+    return {
+        "/events": {
+            "get": doc.operation(
+                "Live updates as Server-Sent Events (heartbeats, reconnecting)",
+                {
+                    **doc.ok(
+                        {"type": "string", "description": "id/event/data messages"},
+                        media="text/event-stream",
+                    ),
+                    **doc.error_answers("400", "401", "403", "503"),
+                },
+                tag="events",
+                params=[doc.query("kinds", doc.STR, "comma-separated event kinds")],
+            )
+        }
+    }

@@ -1,7 +1,8 @@
 """Geodata for maps: regions, governorates, roads and stations (GeoJSON).
 
-Each view parses its query string, calls one function of :mod:`najda.web.geo_queries`
-and serialises the result.
+Each view checks the caller may read (any signed-in role, by session or API token),
+parses its query string, calls one function of :mod:`najda.web.geo_queries` and
+serialises the result.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import Response, current_app, jsonify, request
 from najda.web import geo_queries as q
 from najda.web import params as p
 from najda.web.api import bp
+from najda.web.api.auth import authorized
 from najda.web.state import engine
 
 GEOJSON = "application/geo+json"
@@ -42,11 +44,13 @@ def _simplify_m(bbox: p.BBox | None) -> float:
 
 @bp.get("/regions")
 def regions() -> Response:
+    authorized("read")
     return jsonify({"regions": q.list_regions(engine())})
 
 
 @bp.get("/governorates")
 def governorates() -> Response:
+    authorized("read")
     region = p.parse_region(request.args.get("region"))
     simplify = (
         p.parse_float(request.args.get("simplify"), name="simplify", low=0.0, high=MAX_SIMPLIFY_M)
@@ -58,6 +62,7 @@ def governorates() -> Response:
 @bp.get("/roads")
 def roads() -> Response:
     """Road edges; ``bbox``, ``classes``, ``simplify`` (metres), ``limit``, ``directed``."""
+    authorized("read")
     args = request.args
     bbox = p.parse_bbox(args.get("bbox"))
     query = q.RoadQuery(
@@ -75,6 +80,7 @@ def roads() -> Response:
 
 @bp.get("/stations")
 def stations() -> Response:
+    authorized("read")
     args = request.args
     return geojson_response(
         q.stations_geojson(

@@ -1,7 +1,13 @@
 """The OpenAPI 3.0 document of ``/api/v1``, served at ``/api/v1/openapi.json``.
 
 Written by hand from the views (a test runs schemathesis against it and checks that
-every answer matches it). Every failure uses the one error shape, ``Error``.
+every answer matches it, and that every route of the blueprint is described). Every
+failure uses the one error shape, ``Error``.
+
+The core (geodata, search, incidents, units, auth) is described here; the AVL,
+analytics and events modules describe their own paths with an ``openapi_paths()``
+function, which :func:`openapi_document` calls each time it builds the document. A new
+module does the same and is added to :func:`_self_described_paths`.
 """
 
 from __future__ import annotations
@@ -276,13 +282,13 @@ ERRORS = {
 }
 
 
-def _errors(*codes: str) -> dict[str, Any]:
+def error_answers(*codes: str) -> dict[str, Any]:
     return {
         c: {"description": ERRORS[c], "content": {JSON: {"schema": ref("Error")}}} for c in codes
     }
 
 
-def _ok(
+def ok(
     schema: dict[str, Any], *, status: str = "200", media: str = JSON, description: str = "OK"
 ) -> dict[str, Any]:
     return {status: {"description": description, "content": {media: {"schema": schema}}}}
@@ -292,7 +298,7 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {JSON: {"schema": schema}}}
 
 
-def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+def query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
@@ -302,7 +308,7 @@ def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, An
     }
 
 
-def _path(name: str) -> dict[str, Any]:
+def path_param(name: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
@@ -319,7 +325,7 @@ REGION = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
 BBOX = {"type": "string", "example": "46.63,24.72,46.67,24.76"}
 
 
-def _op(
+def operation(
     summary: str,
     responses: dict[str, Any],
     *,
@@ -339,62 +345,68 @@ def _op(
 
 
 def _incident_paths() -> dict[str, Any]:
-    iid = [_path("incident_id")]
+    iid = [path_param("incident_id")]
     incident = ref("Incident")
     return {
         "/incident-types": {
-            "get": _op(
+            "get": operation(
                 "The incident types and their response plans",
                 {
-                    **_ok(obj({"incident_types": {"type": "array", "items": ref("IncidentType")}})),
-                    **_errors(*READ_ERRORS),
+                    **ok(obj({"incident_types": {"type": "array", "items": ref("IncidentType")}})),
+                    **error_answers(*READ_ERRORS),
                 },
                 tag="incidents",
             )
         },
         "/incidents": {
-            "get": _op(
+            "get": operation(
                 "The incident queue, by priority then age",
                 {
-                    **_ok(obj({"incidents": {"type": "array", "items": incident}})),
-                    **_errors(*READ_ERRORS),
+                    **ok(obj({"incidents": {"type": "array", "items": incident}})),
+                    **error_answers(*READ_ERRORS),
                 },
                 tag="incidents",
                 params=[
-                    _q("status", STR, "comma-separated statuses"),
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+                    query("status", STR, "comma-separated statuses"),
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
                 ],
             ),
-            "post": _op(
+            "post": operation(
                 "Take a call: create, number and place an incident",
                 {
-                    **_ok(incident, status="201", description="Created"),
-                    **_errors("400", "401", "403", "415", "422", "503"),
+                    **ok(incident, status="201", description="Created"),
+                    **error_answers("400", "401", "403", "415", "422", "503"),
                 },
                 tag="incidents",
                 body=ref("NewIncident"),
             ),
         },
         "/incidents/{incident_id}": {
-            "get": _op(
+            "get": operation(
                 "One incident",
-                {**_ok(incident), **_errors("400", "401", "403", "404", "503")},
+                {**ok(incident), **error_answers("400", "401", "403", "404", "503")},
                 tag="incidents",
                 params=iid,
             )
         },
         "/incidents/{incident_id}/recommendations": {
-            "get": _op(
+            "get": operation(
                 "The outstanding response plan filled with the fastest eligible units",
-                {**_ok(ref("Recommendation")), **_errors("400", "401", "403", "404", "422", "503")},
+                {
+                    **ok(ref("Recommendation")),
+                    **error_answers("400", "401", "403", "404", "422", "503"),
+                },
                 tag="incidents",
-                params=[*iid, _q("policy", {"type": "string", "enum": list(POLICIES)})],
+                params=[*iid, query("policy", {"type": "string", "enum": list(POLICIES)})],
             )
         },
         "/incidents/{incident_id}/assignments": {
-            "post": _op(
+            "post": operation(
                 "Assign units, all or none (409 names the incident holding a busy unit)",
-                {**_ok(incident, status="201", description="Assigned"), **_errors(*WRITE_ERRORS)},
+                {
+                    **ok(incident, status="201", description="Assigned"),
+                    **error_answers(*WRITE_ERRORS),
+                },
                 tag="incidents",
                 params=iid,
                 body=obj(
@@ -413,18 +425,18 @@ def _incident_paths() -> dict[str, Any]:
             )
         },
         "/incidents/{incident_id}/assignments/{assignment_id}/release": {
-            "post": _op(
+            "post": operation(
                 "Release one unit from the incident",
-                {**_ok(incident), **_errors(*WRITE_ERRORS)},
+                {**ok(incident), **error_answers(*WRITE_ERRORS)},
                 tag="incidents",
-                params=[*iid, _path("assignment_id")],
+                params=[*iid, path_param("assignment_id")],
                 body=obj({"reason": STR}, []),
             )
         },
         "/incidents/{incident_id}/transitions": {
-            "post": _op(
+            "post": operation(
                 "Move the incident through its lifecycle (409 carries the current status)",
-                {**_ok(incident), **_errors(*WRITE_ERRORS)},
+                {**ok(incident), **error_answers(*WRITE_ERRORS)},
                 tag="incidents",
                 params=iid,
                 body=obj(
@@ -433,9 +445,9 @@ def _incident_paths() -> dict[str, Any]:
             )
         },
         "/incidents/{incident_id}/priority": {
-            "post": _op(
+            "post": operation(
                 "Override the priority (supervisor; a reason is required)",
-                {**_ok(incident), **_errors(*WRITE_ERRORS)},
+                {**ok(incident), **error_answers(*WRITE_ERRORS)},
                 tag="incidents",
                 params=iid,
                 body=obj(
@@ -447,15 +459,15 @@ def _incident_paths() -> dict[str, Any]:
             )
         },
         "/incidents/{incident_id}/timeline": {
-            "get": _op(
+            "get": operation(
                 "The append-only timeline: who did what, when",
                 {
-                    **_ok(
+                    **ok(
                         obj(
                             {"incident_id": INT, "events": {"type": "array", "items": ref("Event")}}
                         )
                     ),
-                    **_errors("400", "401", "403", "404", "503"),
+                    **error_answers("400", "401", "403", "404", "503"),
                 },
                 tag="incidents",
                 params=iid,
@@ -465,85 +477,87 @@ def _incident_paths() -> dict[str, Any]:
 
 
 def _unit_and_auth_paths() -> dict[str, Any]:
-    token_id = [_path("token_id")]
+    token_id = [path_param("token_id")]
     return {
         "/units": {
-            "get": _op(
+            "get": operation(
                 "Units with status, position and staleness (GeoJSON)",
-                {**_ok(ref("Units"), media=GEOJSON), **_errors(*READ_ERRORS)},
+                {**ok(ref("Units"), media=GEOJSON), **error_answers(*READ_ERRORS)},
                 tag="units",
                 params=[
-                    _q("status", {"type": "string", "enum": UNIT_STATUSES}),
-                    _q("agency", CODE),
+                    query("status", {"type": "string", "enum": UNIT_STATUSES}),
+                    query("agency", CODE),
                 ],
             )
         },
         "/jurisdictions": {
-            "get": _op(
+            "get": operation(
                 "Agency jurisdictions (GeoJSON)",
-                {**_ok(ref("FeatureCollection"), media=GEOJSON), **_errors(*READ_ERRORS)},
+                {**ok(ref("FeatureCollection"), media=GEOJSON), **error_answers(*READ_ERRORS)},
                 tag="units",
-                params=[_q("region", REGION), _q("agency", CODE)],
+                params=[query("region", REGION), query("agency", CODE)],
             )
         },
         "/auth/login": {
-            "post": _op(
+            "post": operation(
                 "Log in (sets a session cookie)",
-                {**_ok(obj({"user": ref("User")})), **_errors("400", "401", "415", "503")},
+                {**ok(obj({"user": ref("User")})), **error_answers("400", "401", "415", "503")},
                 tag="auth",
                 public=True,
                 body=obj({"username": STR, "password": STR}),
             )
         },
         "/auth/logout": {
-            "post": _op("Log out", {**_ok(obj({"logged_out": BOOL}))}, tag="auth", public=True)
+            "post": operation("Log out", {**ok(obj({"logged_out": BOOL}))}, tag="auth", public=True)
         },
         "/auth/me": {
-            "get": _op(
-                "Who am I", {**_ok(obj({"user": ref("User")})), **_errors(*READ_ERRORS)}, tag="auth"
+            "get": operation(
+                "Who am I",
+                {**ok(obj({"user": ref("User")})), **error_answers(*READ_ERRORS)},
+                tag="auth",
             )
         },
         "/auth/tokens": {
-            "get": _op(
+            "get": operation(
                 "My API tokens",
                 {
-                    **_ok(obj({"tokens": {"type": "array", "items": ref("Token")}})),
-                    **_errors(*READ_ERRORS),
+                    **ok(obj({"tokens": {"type": "array", "items": ref("Token")}})),
+                    **error_answers(*READ_ERRORS),
                 },
                 tag="auth",
             ),
-            "post": _op(
+            "post": operation(
                 "Issue an API token (the secret is shown only in this answer)",
                 {
-                    **_ok(ref("Token"), status="201", description="Issued"),
-                    **_errors("400", "401", "403", "415", "503"),
+                    **ok(ref("Token"), status="201", description="Issued"),
+                    **error_answers("400", "401", "403", "415", "503"),
                 },
                 tag="auth",
                 body=obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}}),
             ),
         },
         "/auth/tokens/{token_id}": {
-            "delete": _op(
+            "delete": operation(
                 "Revoke an API token",
-                {**_ok(ref("Token")), **_errors("400", "401", "403", "404", "409", "503")},
+                {**ok(ref("Token")), **error_answers("400", "401", "403", "404", "409", "503")},
                 tag="auth",
                 params=token_id,
             )
         },
         "/users": {
-            "get": _op(
+            "get": operation(
                 "Users (admin)",
                 {
-                    **_ok(obj({"users": {"type": "array", "items": ref("User")}})),
-                    **_errors(*READ_ERRORS),
+                    **ok(obj({"users": {"type": "array", "items": ref("User")}})),
+                    **error_answers(*READ_ERRORS),
                 },
                 tag="auth",
             ),
-            "post": _op(
+            "post": operation(
                 "Create a user (admin)",
                 {
-                    **_ok(obj({"user": ref("User")}), status="201", description="Created"),
-                    **_errors("400", "401", "403", "409", "415", "503"),
+                    **ok(obj({"user": ref("User")}), status="201", description="Created"),
+                    **error_answers("400", "401", "403", "409", "415", "503"),
                 },
                 tag="auth",
                 body=obj(
@@ -562,54 +576,50 @@ def _unit_and_auth_paths() -> dict[str, Any]:
 
 
 def _geo_paths() -> dict[str, Any]:
-    region = _q("region", REGION, "region code, e.g. riyadh")
-    simplify = _q(
+    region = query("region", REGION, "region code, e.g. riyadh")
+    simplify = query(
         "simplify",
         {"type": "number", "minimum": 0, "maximum": 10000},
         "simplification tolerance in metres",
     )
-    geo_errors = _errors("400", "404", "503")
+    geo_errors = error_answers("400", "401", "403", "404", "503")
     return {
         "/regions": {
-            "get": _op(
+            "get": operation(
                 "Loaded regions with extents and counts",
-                {**_ok(obj({"regions": {"type": "array", "items": OBJ}})), **geo_errors},
+                {**ok(obj({"regions": {"type": "array", "items": OBJ}})), **geo_errors},
                 tag="geo",
-                public=True,
             )
         },
         "/governorates": {
-            "get": _op(
+            "get": operation(
                 "Governorates (GeoJSON, Arabic and English names)",
-                {**_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
+                {**ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
                 tag="geo",
-                public=True,
                 params=[region, simplify],
             )
         },
         "/roads": {
-            "get": _op(
+            "get": operation(
                 "Road edges (GeoJSON)",
-                {**_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
+                {**ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
                 tag="geo",
-                public=True,
                 params=[
                     region,
-                    _q("bbox", BBOX, "minLon,minLat,maxLon,maxLat"),
-                    _q("classes", STR, "comma-separated OSM highway classes"),
+                    query("bbox", BBOX, "minLon,minLat,maxLon,maxLat"),
+                    query("classes", STR, "comma-separated OSM highway classes"),
                     simplify,
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 50000}),
-                    _q("directed", {"type": "boolean"}),
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": 50000}),
+                    query("directed", {"type": "boolean"}),
                 ],
             )
         },
         "/stations": {
-            "get": _op(
+            "get": operation(
                 "Stations (GeoJSON)",
-                {**_ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
+                {**ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
                 tag="geo",
-                public=True,
-                params=[region, _q("bbox", BBOX)],
+                params=[region, query("bbox", BBOX)],
             )
         },
     }
@@ -635,10 +645,10 @@ def _search_paths() -> dict[str, Any]:
     )
     return {
         "/search": {
-            "get": _op(
+            "get": operation(
                 "Places to fly to, by Arabic or English name",
                 {
-                    **_ok(
+                    **ok(
                         obj(
                             {
                                 "query": STR,
@@ -647,31 +657,29 @@ def _search_paths() -> dict[str, Any]:
                             }
                         )
                     ),
-                    **_errors("400", "404", "503"),
+                    **error_answers("400", "401", "403", "404", "503"),
                 },
                 tag="geo",
-                public=True,
                 params=[
                     {
-                        **_q("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY}),
+                        **query("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY}),
                         "required": True,
                     },
-                    _q("kinds", STR, "comma-separated: " + ", ".join(KINDS)),
-                    _q("region", REGION),
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+                    query("kinds", STR, "comma-separated: " + ", ".join(KINDS)),
+                    query("region", REGION),
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
                 ],
             )
         }
     }
 
 
-#: path items other feature modules add with :func:`add_paths` (one call at import)
-_EXTRA_PATHS: dict[str, Any] = {}
+def _self_described_paths() -> dict[str, Any]:
+    """The path items the AVL, analytics and events modules describe themselves."""
+    # imported here: those modules import this one's helpers
+    from najda.web.api import analytics, avl, events
 
-
-def add_paths(paths: dict[str, Any]) -> None:
-    """Let another API module describe its own paths in this document."""
-    _EXTRA_PATHS.update(paths)
+    return {**avl.openapi_paths(), **analytics.openapi_paths(), **events.openapi_paths()}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -694,8 +702,10 @@ def openapi_document() -> dict[str, Any]:
             **_search_paths(),
             **_incident_paths(),
             **_unit_and_auth_paths(),
-            **_EXTRA_PATHS,
-            "/openapi.json": {"get": _op("This document", {**_ok(OBJ)}, tag="meta", public=True)},
+            **_self_described_paths(),
+            "/openapi.json": {
+                "get": operation("This document", {**ok(OBJ)}, tag="meta", public=True)
+            },
         },
         "components": {
             "schemas": SCHEMAS,

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 from najda.errors import InvalidInput, NotFound
 from najda.web import params as p
 from najda.web.api import bp
+from najda.web.api.auth import authorized
 from najda.web.state import engine
 
 MAX_QUERY = 100
@@ -184,6 +185,7 @@ def _kinds(raw: str | None) -> list[str] | None:
 @bp.get("/search")
 def search() -> Response:
     """Places to fly to: ``q`` (Arabic or English), ``kinds``, ``region``, ``limit``."""
+    authorized("read")
     args = request.args
     query = args.get("q", "")
     if not query.strip():
