@@ -42,6 +42,14 @@ class Settings:
         A point farther than this from any road is refused by routing.
     position_max_age_s
         A unit whose last fix is older than this is stale and not recommended.
+    secret_key
+        Key that signs login sessions (else one kept in ``home``).
+    online
+        Whether region imports may download parts whose files are missing.
+    tile_url, tile_attribution
+        An optional raster tile layer under the map; the map draws its own base without.
+    siting_time_limit_s
+        The station-siting solver stops after this long when asked through the API.
     """
 
     database_url: str = ""
@@ -53,6 +61,9 @@ class Settings:
     position_max_age_s: float = 600.0
     secret_key: str = ""
     online: bool = True
+    tile_url: str = ""
+    tile_attribution: str = ""
+    siting_time_limit_s: float = 10.0
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -68,6 +79,9 @@ _ENV = {
     "position_max_age_s": "NAJDA_POSITION_MAX_AGE_S",
     "secret_key": "NAJDA_SECRET_KEY",
     "online": "NAJDA_ONLINE",
+    "tile_url": "NAJDA_TILE_URL",
+    "tile_attribution": "NAJDA_TILE_ATTRIBUTION",
+    "siting_time_limit_s": "NAJDA_SITING_TIME_LIMIT_S",
 }
 
 

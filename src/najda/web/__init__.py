@@ -52,8 +52,9 @@ def _default_config(settings: Settings) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         # An optional raster base map; the map works without it (it draws the data itself).
-        "NAJDA_TILE_URL": os.environ.get("NAJDA_TILE_URL", ""),
-        "NAJDA_TILE_ATTRIBUTION": os.environ.get("NAJDA_TILE_ATTRIBUTION", ""),
+        "NAJDA_TILE_URL": settings.tile_url,
+        "NAJDA_TILE_ATTRIBUTION": settings.tile_attribution,
+        "NAJDA_SITING_TIME_LIMIT_S": settings.siting_time_limit_s,
     }
 
 
