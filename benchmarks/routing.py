@@ -6,8 +6,10 @@ imports the real Riyadh Al-Muhammadiyah roads with the road importer (``NAJDA_DA
 default ../shared/data), writes a GENERATED city-scale network (default 160k nodes) with
 COPY, and prints for one incident and 200 / 1,000 available units the median time of:
 
-- Najda: ``rank_units(k=5)``: snapping the incident, one bounded reverse Dijkstra, ETA
-  and road distance of the five best, route geometry built when read. Timed *warm*: the
+- Najda: ``rank_units(k=5)``: snapping the incident, one bounded reverse Dijkstra (the
+  compiled kernel of ``najda.routing.kernel``, stopped as soon as the five best are
+  certain; scipy csgraph with ``NAJDA_ROUTING_KERNEL=scipy``), ETA and road distance of
+  the five best, route geometry built when read. Timed *warm*: the
   units' road positions come from the graph's unit snap cache, as in dispatch, where a
   unit is snapped again only after it moved. Also printed: *cold* (every unit snapped
   in the call), warm with the five route geometries built, and warm over 200 different
@@ -52,6 +54,7 @@ from najda.db.localpg import LocalPostgres
 from najda.db.migrate import upgrade
 from najda.db.session import make_engine
 from najda.ingest.roads import import_roads_file
+from najda.routing import kernel
 from najda.routing.engine import UnitPosition, node_travel_times, rank_units
 from najda.routing.graph import RoadGraph, load_graph, search_for
 from najda.routing.snap import snap_index
@@ -430,6 +433,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
+    started = time.perf_counter()
+    ready = kernel.warm_up()
+    if ready is None:
+        print("search: scipy csgraph dijkstra (numba kernel not in use)")
+    else:
+        import numba
+
+        print(
+            f"search: compiled kernel, numba {numba.__version__}; compiled or loaded from its "
+            f"cache in {ready:.2f} s (this process: {time.perf_counter() - started:.2f} s)"
+        )
     riyadh = load_settings().data_dir / RIYADH
     with database(args.keep) as engine:
         upgrade(engine)

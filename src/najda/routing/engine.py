@@ -1,8 +1,10 @@
 """Ranking units by road travel time, their routes, and reachable areas (isochrones).
 
-:func:`rank_units` runs ONE Dijkstra search from the incident over the reversed graph
-(:func:`scipy.sparse.csgraph.dijkstra`), bounded by a time limit that grows until the
-``k`` best units are certain, never one search per unit. A unit's ETA is the time from
+:func:`rank_units` runs ONE Dijkstra search from the incident over the reversed graph,
+never one search per unit. The compiled search (:mod:`najda.routing.kernel`) follows the
+units' ETAs as it settles nodes and stops as soon as the ``k`` best are certain: its bound
+is the ``k``-th ETA itself. Without it, :func:`scipy.sparse.csgraph.dijkstra` runs with a
+time limit (guessed from straight-line distances) that grows until they are. A unit's ETA is the time from
 its snapped road position to the incident's: the rest of its own edge, the network part,
 and the first part of the incident's edge (or, on the same edge and ahead of it, just
 the stretch between them). Predecessors of the same search give every route; its
@@ -30,7 +32,15 @@ import shapely
 from numpy.typing import NDArray
 
 from najda.errors import InvalidInput
-from najda.routing.graph import FloatArray, Int32Array, RoadGraph, Search, search_for
+from najda.routing.graph import (
+    FloatArray,
+    Int32Array,
+    RoadGraph,
+    ScipyWalker,
+    Search,
+    search_for,
+)
+from najda.routing.kernel import Walker
 from najda.routing.profiles import TravelTimeProfile, edge_weights
 from najda.routing.snap import (
     OffNetwork,
@@ -290,17 +300,22 @@ def rank_units(
     state = _search_until_certain(
         graph, search, weights, key, incident, snaps, groups, complete=quotas is not None
     )
-    excluded += _unreachable_after(state, snaps, ids)
-    chosen = _best(ids, state, k)
-    ranked = _ranked_units(graph, search, snaps, state, chosen, ids)
+    try:
+        excluded += _unreachable_after(state, snaps, ids)
+        chosen = _best(ids, state, k)
+        ranked = _ranked_units(graph, search, snaps, state, chosen, ids)
+    finally:
+        state.walker.close()  # the search's arrays go back to the pool
     excluded.sort(key=lambda x: x.unit_id)
     return Ranking(incident, ranked, tuple(excluded), state.limit, state.searches, name, hour)
 
 
 @dataclass
 class _State:
-    """One reverse search and the ETAs it implies."""
+    """One reverse search and the ETAs it implies (``dist`` and ``pred`` are the
+    walker's arrays: valid until it is closed)."""
 
+    walker: Walker | ScipyWalker
     dist: FloatArray
     pred: Int32Array
     limit: float
@@ -399,26 +414,53 @@ def _search_until_certain(
             wants.append((member, need, float(np.partition(crow[member], need - 1)[need - 1])))
     binding = max(wants, key=lambda x: x[2]) if wants else None
     limit = _SLACK * pace.value * binding[2] + 5.0 if binding else 0.0
+    opts = _unit_options(graph, w, snaps, src)
     searches = 0
-    while True:
-        dist, pred = search.run(src_nodes, src_off, limit=limit)
-        searches += 1
-        eta, via = _unit_etas(graph, w, dist, snaps, src)
-        eta[~candidate] = np.inf
-        certain = eta <= limit
-        done = all(int(np.count_nonzero(certain & member)) >= need for member, need, _ in wants)
-        if done and complete and math.isfinite(limit):
-            doubtful = np.flatnonzero(candidate & ~certain)
-            if doubtful.size and not _proven_reachable(graph, snaps, doubtful, src_nodes):
-                limit = math.inf
-                continue
-        if done or not math.isfinite(limit):
-            if binding is not None and binding[2] > 50.0 and done:
-                member, need, crow_b = binding
-                kth = float(np.partition(eta[certain & member], need - 1)[need - 1])
-                pace.learn(kth / crow_b)
-            return _State(dist, pred, limit, searches, eta, via, candidate, src, sources)
-        limit = limit * _GROWTH if searches < _MAX_BOUNDED_SEARCHES else math.inf
+    walker = search.walker(src_nodes, src_off)
+    try:
+        if wants and isinstance(walker, Walker):
+            # the compiled search stops as soon as the wanted units are certain, and
+            # says at which bound; the loop below checks it (and grows it if need be)
+            limit = _bound_from_targets(walker, opts, wants)
+        while True:
+            # the compiled walker carries on from where the last bound stopped it
+            walker.advance(limit)
+            dist, pred = walker.dist, walker.pred
+            searches += 1
+            eta, via = _unit_etas(dist, opts)
+            eta[~candidate] = np.inf
+            certain = eta <= limit
+            done = all(int(np.count_nonzero(certain & member)) >= need for member, need, _ in wants)
+            if done and complete and math.isfinite(limit):
+                doubtful = np.flatnonzero(candidate & ~certain)
+                if doubtful.size and not _proven_reachable(graph, snaps, doubtful, src_nodes):
+                    limit = math.inf
+                    continue
+            if done or not math.isfinite(limit):
+                if binding is not None and binding[2] > 50.0 and done:
+                    member, need, crow_b = binding
+                    kth = float(np.partition(eta[certain & member], need - 1)[need - 1])
+                    pace.learn(kth / crow_b)
+                return _State(
+                    walker, dist, pred, limit, searches, eta, via, candidate, src, sources
+                )
+            limit = limit * _GROWTH if searches < _MAX_BOUNDED_SEARCHES else math.inf
+    except BaseException:
+        walker.close()
+        raise
+
+
+def _bound_from_targets(
+    walker: Walker, opts: _Options, wants: list[tuple[NDArray[np.bool_], int, float]]
+) -> float:
+    """The tightest bound with each group's wanted units certain (``inf`` if never)."""
+    return walker.until_certain(
+        opts.node,
+        opts.add,
+        opts.direct.min(axis=1),
+        np.column_stack([member for member, _, _ in wants]),
+        np.array([need for _, need, _ in wants], dtype=np.int64),
+    )
 
 
 def _proven_reachable(
@@ -482,29 +524,53 @@ def _crow(
     return np.where(candidate, np.hypot(dx, dy), np.inf)
 
 
-def _unit_etas(
-    graph: RoadGraph, w: FloatArray, dist: FloatArray, snaps: Snaps, src: list[tuple[int, float]]
-) -> tuple[FloatArray, NDArray[np.int64]]:
-    """ETA per unit and how: 0 = via its edge's head, 1 = via its twin's head,
-    2 = from its edge's tail when it sits on it, 3 + j = straight along the incident's
-    j-th directed place."""
+@dataclass(frozen=True)
+class _Options:
+    """How each unit can reach the incident: through node ``node[i, c]`` plus
+    ``add[i, c]`` seconds (``node`` -1: not an option), for c = 0 via its edge's head,
+    1 via its twin's head, 2 from its edge's tail when it sits on it; or straight along
+    the incident's j-th directed place in ``direct[i, j]`` seconds."""
+
+    node: NDArray[np.int32]
+    add: FloatArray
+    direct: FloatArray
+
+
+def _unit_options(
+    graph: RoadGraph, w: FloatArray, snaps: Snaps, src: list[tuple[int, float]]
+) -> _Options:
     edge = np.maximum(snaps.edge, 0)
     twin = snaps.twin
     f = snaps.fraction
-    options = np.full((edge.size, 3 + len(src)), np.inf)
-    options[:, 0] = (1.0 - f) * w[edge] + dist[graph.edge_v[edge]]
+    node = np.full((edge.size, 3), -1, dtype=np.int32)
+    add = np.full((edge.size, 3), np.inf)
+    node[:, 0] = graph.edge_v[edge]
+    add[:, 0] = (1.0 - f) * w[edge]
     has_twin = twin >= 0
     tw = np.maximum(twin, 0)
-    options[has_twin, 1] = (f * w[tw] + dist[graph.edge_v[tw]])[has_twin]
+    node[has_twin, 1] = graph.edge_v[tw[has_twin]]
+    add[has_twin, 1] = (f * w[tw])[has_twin]
     at_tail = f <= 0.0
-    options[at_tail, 2] = dist[graph.edge_u[edge[at_tail]]]
+    node[at_tail, 2] = graph.edge_u[edge[at_tail]]
+    add[at_tail, 2] = 0.0
+    direct = np.full((edge.size, len(src)), np.inf)
     for j, (e, fi) in enumerate(src):
         same = (edge == e) & (f <= fi)
-        options[same, 3 + j] = (fi - f[same]) * w[e]
+        direct[same, j] = (fi - f[same]) * w[e]
         same_twin = has_twin & (tw == e) & (1.0 - f <= fi)
-        options[same_twin, 3 + j] = (fi - (1.0 - f[same_twin])) * w[e]
+        direct[same_twin, j] = (fi - (1.0 - f[same_twin])) * w[e]
+    return _Options(node, add, direct)
+
+
+def _unit_etas(dist: FloatArray, opts: _Options) -> tuple[FloatArray, NDArray[np.int64]]:
+    """ETA per unit and how: 0 = via its edge's head, 1 = via its twin's head,
+    2 = from its edge's tail when it sits on it, 3 + j = straight along the incident's
+    j-th directed place (see :class:`_Options`)."""
+    options = np.empty((opts.node.shape[0], 3 + opts.direct.shape[1]))
+    options[:, :3] = np.where(opts.node >= 0, opts.add + dist[np.maximum(opts.node, 0)], np.inf)
+    options[:, 3:] = opts.direct
     via = np.argmin(options, axis=1)
-    return options[np.arange(edge.size), via], via
+    return options[np.arange(options.shape[0]), via], via
 
 
 def _unreachable_after(state: _State, snaps: Snaps, ids: NDArray[np.int64]) -> list[ExcludedUnit]:

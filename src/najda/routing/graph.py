@@ -33,6 +33,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from sqlalchemy import Engine, text
 
 from najda.errors import NotFound
+from najda.routing import kernel
 
 log = logging.getLogger(__name__)
 
@@ -323,16 +324,27 @@ def _validate(graph: RoadGraph) -> None:
 
 
 class Search:
-    """A CSR matrix for one direction and one set of edge weights, with a virtual source.
+    """CSR arrays for one direction and one set of edge weights, and searches on them.
 
-    Row ``n`` (one past the real nodes) is a virtual node whose out-entries are
-    rewritten per query, so one Dijkstra run starts from several road positions, each
-    with its own initial time (the partial edge to the first node). A lock makes the
-    rewrite and the run atomic across threads.
+    Searches start from several road positions, each with its own initial time (the
+    partial edge to the first node), as if from one virtual source ``n`` (one past the
+    real nodes) that is every start node's predecessor. They run in the compiled kernel
+    of :mod:`najda.routing.kernel` (numba): :meth:`walker` for a bounded search that can
+    grow, :meth:`run` for dense arrays. Without it (``kernel.AVAILABLE`` False) they run
+    in :func:`scipy.sparse.csgraph.dijkstra` on :attr:`matrix`, whose row ``n`` is the
+    virtual node with out-entries rewritten per query under a lock. Both give the same
+    times (see the kernel's notes); :attr:`matrix` is also what analytics read.
     """
 
     def __init__(
-        self, n: int, src: Int32Array, dst: Int32Array, weight: FloatArray, *, capacity: int = 4
+        self,
+        n: int,
+        src: Int32Array,
+        dst: Int32Array,
+        weight: FloatArray,
+        *,
+        capacity: int = 4,
+        pool: kernel.ScratchPool | None = None,
     ) -> None:
         self.n = n
         keep = src != dst
@@ -350,6 +362,11 @@ class Search:
         self.keys = self.rows.astype(np.int64) * (n + 1) + self.cols
         self._lock = threading.Lock()
         self._build(capacity)
+        self.csr: kernel.Csr | None = None
+        if kernel.AVAILABLE:
+            kernel.warm_up()
+            indptr = np.searchsorted(self.rows, np.arange(n + 1)).astype(np.int32)
+            self.csr = kernel.Csr(indptr, self.cols, self.weight, pool=pool)
 
     def _build(self, capacity: int) -> None:
         n, nnz = self.n, self.rows.size
@@ -373,6 +390,14 @@ class Search:
         limit
             Nodes farther than this are left at ``inf``.
         """
+        if self.csr is not None:
+            return self.csr.run(nodes, offsets, limit=limit)
+        return self.run_scipy(nodes, offsets, limit=limit)
+
+    def run_scipy(
+        self, nodes: Int32Array, offsets: FloatArray, *, limit: float = np.inf
+    ) -> tuple[FloatArray, Int32Array]:
+        """:meth:`run` in :func:`scipy.sparse.csgraph.dijkstra` (the reference)."""
         with self._lock:
             if nodes.size > self.capacity:
                 self._build(max(2 * self.capacity, int(nodes.size)))
@@ -387,6 +412,14 @@ class Search:
             )
         return dist, pred
 
+    def walker(self, nodes: Int32Array, offsets: FloatArray) -> kernel.Walker | ScipyWalker:
+        """A search from ``nodes`` (initial times ``offsets``) to be bounded and grown with
+        ``advance(limit)``; read ``dist`` and ``pred`` (indexed by node; start nodes have
+        predecessor ``n``) before closing it. Use it as a context manager."""
+        if self.csr is not None:
+            return self.csr.walker(nodes, offsets)
+        return ScipyWalker(self, nodes, offsets)
+
     def entries_of(self, rows: Int32Array, cols: Int32Array) -> Int32Array:
         """Edge index behind each (row, col) entry of this search's matrix.
 
@@ -396,12 +429,37 @@ class Search:
         return self.entry_edge[pos]
 
 
+class ScipyWalker:
+    """:meth:`Search.walker` without the compiled kernel: each ``advance`` is a new scipy
+    search with the larger bound."""
+
+    def __init__(self, search: Search, nodes: Int32Array, offsets: FloatArray) -> None:
+        self._search, self._nodes, self._offsets = search, nodes, offsets
+        self.limit = -np.inf
+        self.dist: FloatArray = np.full(search.n + 1, np.inf)
+        self.pred: Int32Array = np.full(search.n + 1, -9999, dtype=np.int32)
+
+    def advance(self, limit: float) -> None:
+        self.dist, self.pred = self._search.run_scipy(self._nodes, self._offsets, limit=limit)
+        self.limit = limit
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> ScipyWalker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 def search_for(graph: RoadGraph, weight: FloatArray, weight_key: Any, *, reverse: bool) -> Search:
     """The cached :class:`Search` of ``graph`` for these edge weights and direction."""
 
     def build() -> Search:
         src, dst = (graph.edge_v, graph.edge_u) if reverse else (graph.edge_u, graph.edge_v)
-        return Search(graph.node_count, src, dst, weight)
+        pool = graph.memo(("scratch_pool",), lambda: kernel.ScratchPool(graph.node_count))
+        return Search(graph.node_count, src, dst, weight, pool=pool)
 
     search: Search = graph.memo(("search", weight_key, reverse), build)
     return search
@@ -483,6 +541,7 @@ def load_graph(
         source=f"postgis:{region}@{version}",
         **edges,
     )
+    kernel.warm_up()  # compile or load the search kernel now, not in the first ranking
     log.info(
         "loaded road graph %s v%d: %d nodes, %d edges in %.1f s",
         region,
