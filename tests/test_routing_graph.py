@@ -197,3 +197,14 @@ def test_generated_city_is_written_with_copy_and_loads_back(engine: Engine) -> N
             text("SELECT name_en FROM region WHERE code = :c"), {"c": city.name}
         ).scalar_one()
     assert source.startswith("generated:") and "Generated" in name
+
+
+def test_concurrent_requests_load_a_graph_once(engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    write_rows(engine, "r3", {1: (0, 0), 2: (100, 0)}, [(1, 2, 10.0, "primary")])
+    cache = GraphCache(maxsize=2)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        graphs = list(pool.map(lambda _: cache.get(engine, "r3"), range(16)))
+    assert cache.loads == 1
+    assert all(g is graphs[0] for g in graphs)

@@ -630,25 +630,36 @@ class GraphCache:
         self.maxsize = maxsize
         self.snap_limit_m = snap_limit_m
         self._graphs: OrderedDict[tuple[str, str, int], RoadGraph] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the dict only, never held while loading
+        self._loading: dict[tuple[str, str, int], threading.Lock] = {}
         self.loads = 0
 
     def get(self, engine: Engine, region: str) -> RoadGraph:
-        """The graph of ``region`` at its current version, loading it if needed."""
+        """The graph of ``region`` at its current version, loading it if needed.
+
+        Only requests for the same region and version wait for its load; other regions,
+        and graphs already loaded, are served meanwhile.
+        """
         _, version = region_graph_version(engine, region)
         key = (engine.url.render_as_string(hide_password=True), region, version)
         with self._lock:
             if key in self._graphs:
                 self._graphs.move_to_end(key)
                 return self._graphs[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                if key in self._graphs:  # loaded by the request we waited for
+                    return self._graphs[key]
             graph = load_graph(engine, region, snap_limit_m=self.snap_limit_m)
-            self.loads += 1
-            stale = [k for k in self._graphs if k[:2] == key[:2]]
-            for k in stale:
-                del self._graphs[k]
-            self._graphs[key] = graph
-            while len(self._graphs) > self.maxsize:
-                self._graphs.popitem(last=False)
+            with self._lock:
+                self.loads += 1
+                for k in [k for k in self._graphs if k[:2] == key[:2]]:
+                    del self._graphs[k]
+                self._graphs[key] = graph
+                while len(self._graphs) > self.maxsize:
+                    self._graphs.popitem(last=False)
+                self._loading.pop(key, None)
             return graph
 
     def clear(self) -> None:
