@@ -31,12 +31,15 @@ PASSWORD = "test-password-1"
 
 
 def app_for(engine: Engine, **overrides: Any) -> Any:
+    """The real app over ``engine``; ``overrides`` win over the test defaults."""
+    defaults: dict[str, Any] = {
+        "geo_data_dir": project_root() / "geo_data",
+        "online": False,
+        "secret_key": "test-secret",
+    }
     settings = load_settings().with_overrides(
         database_url=engine.url.render_as_string(hide_password=False),
-        geo_data_dir=project_root() / "geo_data",
-        online=False,
-        secret_key="test-secret",
-        **overrides,
+        **{**defaults, **overrides},
     )
     return create_app(settings, config={"TESTING": True})
 

@@ -8,9 +8,10 @@ background thread holding a dedicated psycopg connection that ``LISTEN``\\ s and
 event to every in-process :class:`Subscription`. Nothing here knows of Flask.
 
 An event on the wire is a JSON object ``{"kind": str, "payload": dict, "at": iso8601}``.
-Kinds in use: ``unit.position``, ``unit.status``, ``incident.created``,
-``incident.updated``, ``assignment.created``, ``assignment.released`` (publishers may add
-others; the dispatch core's payloads are described in :mod:`najda.dispatch.incidents`).
+Kinds in use: ``unit.position``, ``unit.status``, ``unit.updated``, ``incident.created``,
+``incident.updated``, ``assignment.created``, ``assignment.released``,
+``catalogue.reloaded`` (publishers may add others; the dispatch core's payloads are
+described in :mod:`najda.dispatch.incidents`, the admin's in :mod:`najda.dispatch.admin`).
 """
 
 from __future__ import annotations

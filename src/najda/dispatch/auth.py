@@ -9,7 +9,8 @@ Roles and what they may do:
 ============  ============================================================
 planner       read everything
 dispatcher    read; create and classify incidents, assign units, move the lifecycle
-supervisor    what a dispatcher does; override priority, reopen incidents
+supervisor    what a dispatcher does; override priority, reopen incidents, take units
+              out of service and back
 admin         everything, plus users, tokens of others, units, catalogue
 ============  ============================================================
 """
@@ -35,6 +36,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "read": frozenset(ROLES),
     "dispatch": frozenset({"dispatcher", "supervisor", "admin"}),
     "override": frozenset({"supervisor", "admin"}),
+    "unit_service": frozenset({"supervisor", "admin"}),
     "admin": frozenset({"admin"}),
 }
 

@@ -68,6 +68,8 @@ def translate_integrity_error(exc: IntegrityError) -> NajdaError:
         return UnitBusy("the unit is already assigned to an incident", details={"unit_id": unit_id})
     if name == "app_user_username_key":
         return Conflict("a user with this name exists", code="user_exists")
+    if name == "unit_call_sign_key":
+        return Conflict("a unit with this call sign exists", code="call_sign_taken")
     if name.endswith("_check") or name.endswith("_known") or name.endswith("_range"):
         return InvalidInput("a value is out of its allowed range", details={"constraint": name})
     log.warning("integrity error %s: %s", name, _detail(exc))

@@ -14,7 +14,7 @@ from najda.dispatch.auth import User, require
 from najda.dispatch.plans import UnitState
 from najda.dispatch.store import transaction
 from najda.dispatch.timefmt import utcnow
-from najda.errors import InvalidInput
+from najda.errors import InvalidInput, NotFound
 
 _STATE_SQL = """
     SELECT u.id, u.call_sign, u.agency_id, a.code AS agency_code, t.code AS unit_type,
@@ -104,7 +104,6 @@ def list_units(
         "out_of_service",
     ):
         raise InvalidInput(f"unknown unit status: {status}", details={"parameter": "status"})
-    now = now or utcnow()
     with transaction(engine) as conn:
         states = [
             s
@@ -112,7 +111,33 @@ def list_units(
             if (status is None or s.status == status)
             and (agency is None or s.agency_code == agency)
         ]
-        extra = _unit_extras(conn)
+        return _listings(conn, states, max_age_s=max_age_s, now=now)
+
+
+def get_unit(
+    engine: Engine, unit_id: int, *, by: User, max_age_s: float, now: datetime | None = None
+) -> UnitListing:
+    """One unit as :func:`list_units` shows it, else 404."""
+    require(by, "read")
+    with transaction(engine) as conn:
+        return unit_listing(conn, unit_id, max_age_s=max_age_s, now=now)
+
+
+def unit_listing(
+    conn: Connection, unit_id: int, *, max_age_s: float, now: datetime | None = None
+) -> UnitListing:
+    """One unit as :func:`list_units` shows it, read on the caller's transaction."""
+    states = unit_states(conn, unit_ids=[unit_id])
+    if not states:
+        raise NotFound(f"no unit {unit_id}", details={"unit_id": unit_id})
+    return _listings(conn, states, max_age_s=max_age_s, now=now)[0]
+
+
+def _listings(
+    conn: Connection, states: list[UnitState], *, max_age_s: float, now: datetime | None
+) -> list[UnitListing]:
+    now = now or utcnow()
+    extra = _unit_extras(conn, [s.unit_id for s in states])
     out = []
     for s in states:
         station, incident = extra.get(s.unit_id, (None, None))
@@ -121,13 +146,17 @@ def list_units(
     return out
 
 
-def _unit_extras(conn: Connection) -> dict[int, tuple[str | None, dict[str, Any] | None]]:
+def _unit_extras(
+    conn: Connection, unit_ids: list[int]
+) -> dict[int, tuple[str | None, dict[str, Any] | None]]:
     rows = conn.execute(
         text("""
         SELECT u.id, s.code AS station_code, i.id AS incident_id, i.number
         FROM unit u LEFT JOIN station s ON s.id = u.station_id
         LEFT JOIN assignment x ON x.unit_id = u.id AND x.released_at IS NULL
-        LEFT JOIN incident i ON i.id = x.incident_id""")
+        LEFT JOIN incident i ON i.id = x.incident_id
+        WHERE u.id = ANY(:ids)"""),
+        {"ids": unit_ids},
     ).all()
     return {
         r.id: (r.station_code, {"id": r.incident_id, "number": r.number} if r.incident_id else None)

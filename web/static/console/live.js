@@ -1,8 +1,8 @@
 // Live updates: the API's Server-Sent Events stream when it is there, else polling.
 // Every event is handed over as {kind, payload, at}; the console decides what to re-read.
 
-const KINDS = ['unit.position', 'unit.status', 'incident.created', 'incident.updated',
-  'assignment.created', 'assignment.released'];
+const KINDS = ['unit.position', 'unit.status', 'unit.updated', 'incident.created',
+  'incident.updated', 'assignment.created', 'assignment.released'];
 
 export class Live {
   constructor({ url, onEvent, onPoll, onState, pollMs = 5000 }) {

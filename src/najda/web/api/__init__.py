@@ -37,6 +37,7 @@ from najda.web.api import geo  # noqa: E402,F401
 from najda.web.api import auth, incidents, openapi, units  # noqa: E402,F401
 from najda.web.api import search  # noqa: E402,F401
 from najda.web.api import avl, events  # noqa: E402,F401
+from najda.web.api import catalogue  # noqa: E402,F401
 
 # isort: on
 from najda.web.api import analytics  # noqa: E402,F401

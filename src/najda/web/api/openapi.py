@@ -4,8 +4,9 @@ Written by hand from the views (a test runs schemathesis against it and checks t
 every answer matches it, and that every route of the blueprint is described). Every
 failure uses the one error shape, ``Error``.
 
-The core (geodata, search, incidents, units, auth) is described here; the AVL,
-analytics and events modules describe their own paths with an ``openapi_paths()``
+The core (geodata, search, incidents, the unit listing, auth) is described here; the
+units (the admin's changes), catalogue, AVL, analytics and events modules describe their
+own paths with an ``openapi_paths()``
 function, which :func:`openapi_document` calls each time it builds the document. A new
 module does the same and is added to :func:`_self_described_paths`.
 """
@@ -675,11 +676,22 @@ def _search_paths() -> dict[str, Any]:
 
 
 def _self_described_paths() -> dict[str, Any]:
-    """The path items the AVL, analytics and events modules describe themselves."""
+    """The path items the units, catalogue, AVL, analytics and events modules describe
+    themselves (a path both here and there, ``/units``, gets the methods of both)."""
     # imported here: those modules import this one's helpers
-    from najda.web.api import analytics, avl, events
+    from najda.web.api import analytics, avl, catalogue, events, units
 
-    return {**avl.openapi_paths(), **analytics.openapi_paths(), **events.openapi_paths()}
+    paths = {**avl.openapi_paths(), **analytics.openapi_paths(), **events.openapi_paths()}
+    return {**paths, **catalogue.openapi_paths(), **units.openapi_paths()}
+
+
+def _merged(*groups: dict[str, Any]) -> dict[str, Any]:
+    """Path items merged method by method (two modules may serve one path)."""
+    out: dict[str, Any] = {}
+    for group in groups:
+        for path, item in group.items():
+            out[path] = {**out.get(path, {}), **item}
+    return out
 
 
 def openapi_document() -> dict[str, Any]:
@@ -701,8 +713,7 @@ def openapi_document() -> dict[str, Any]:
             **_geo_paths(),
             **_search_paths(),
             **_incident_paths(),
-            **_unit_and_auth_paths(),
-            **_self_described_paths(),
+            **_merged(_unit_and_auth_paths(), _self_described_paths()),
             "/openapi.json": {
                 "get": operation("This document", {**ok(OBJ)}, tag="meta", public=True)
             },
