@@ -11,6 +11,7 @@ import geopandas as gpd
 import pytest
 from sqlalchemy import Engine, text
 
+from db_snapshots import table_snapshot
 from najda.errors import ImportFailed
 from najda.ingest.boundaries import import_boundaries
 
@@ -18,20 +19,8 @@ ARABIC = re.compile(r"[\u0600-\u06FF]")
 TABLES = ("region", "governorate", "place", "jurisdiction", "layer_import")
 
 
-def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES) -> dict[str, tuple[Any, ...]]:
-    """Row count and a checksum of every row of each table."""
-    with engine.connect() as conn:
-        return {
-            t: tuple(
-                conn.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x.id), '')) "
-                        f"FROM {t} x"
-                    )
-                ).one()
-            )
-            for t in tables
-        }
+def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES) -> dict[str, tuple[int, str]]:
+    return table_snapshot(engine, tables)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from db_snapshots import table_snapshot
 from najda.config import project_root
 from najda.errors import ImportFailed
 from najda.ingest.catalogue import import_catalogue, load_catalogue
@@ -22,19 +23,7 @@ TABLES = ("agency", "unit_type", "incident_type")
 
 
 def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES) -> dict[str, tuple[int, str]]:
-    """Row count and a checksum of every row of each table."""
-    with engine.connect() as conn:
-        return {
-            t: tuple(
-                conn.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x.id), '')) "
-                        f"FROM {t} x"
-                    )
-                ).one()
-            )
-            for t in tables
-        }
+    return table_snapshot(engine, tables)
 
 
 @pytest.fixture

@@ -5,33 +5,21 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from pyproj import Geod
 from sqlalchemy import Engine, text
 
+from db_snapshots import table_snapshot
 from najda.errors import ImportFailed
 from najda.ingest.stations import import_stations, link_stations_to_roads
 
 TABLES = ("region", "station", "layer_import")
 
 
-def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES) -> dict[str, tuple[Any, ...]]:
-    """Row count and a checksum of every row of each table."""
-    with engine.connect() as conn:
-        return {
-            t: tuple(
-                conn.execute(
-                    text(
-                        f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x.id), '')) "
-                        f"FROM {t} x"
-                    )
-                ).one()
-            )
-            for t in tables
-        }
+def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES) -> dict[str, tuple[int, str]]:
+    return table_snapshot(engine, tables)
 
 
 @pytest.fixture
