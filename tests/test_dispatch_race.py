@@ -1,8 +1,14 @@
-"""Two dispatchers, one unit: the database decides, exactly one assignment wins."""
+"""Two dispatchers, one unit: the database decides, exactly one assignment wins.
+
+And an assignment racing a supervisor who takes the unit out of service waits for the
+unit's row lock, then sees the unit out of service and is refused.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,9 +18,17 @@ import requests
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from dispatch_helpers import Api, add_unit, live_server, straight_segments, token_for
+from dispatch_helpers import (
+    Api,
+    add_unit,
+    assert_error_shape,
+    live_server,
+    straight_segments,
+    token_for,
+)
 
 RACERS = 12
+WAIT_S = 30.0  # the bound on every wait below; a healthy run needs well under a second
 
 
 def test_many_dispatchers_race_for_one_unit(riyadh_engine: Engine) -> None:
@@ -137,3 +151,102 @@ def test_concurrent_calls_get_distinct_consecutive_numbers(riyadh_engine: Engine
             numbers = sorted(pool.map(call, range(8)))
     year = datetime.now(ZoneInfo("Asia/Riyadh")).year
     assert numbers == [f"RYD-{year}-{n:06d}" for n in range(1, 9)]
+
+
+def test_assignment_waiting_on_a_unit_taken_out_of_service_is_refused(
+    riyadh_engine: Engine,
+) -> None:
+    """A supervisor's transaction holds the unit's row lock with the unit already out of
+    service (what ``set_in_service`` does before it commits) while a dispatcher assigns
+    the unit: the assignment must block on that lock and, once the supervisor commits,
+    be refused with a 409 and leave nothing stored."""
+    segs = straight_segments(riyadh_engine)
+    unit = add_unit(riyadh_engine, "ENGINE-OOS", "fire_engine", segs[11].lon, segs[11].lat)
+    with live_server(riyadh_engine) as server:
+        api = Api(server.url, token_for(riyadh_engine, "dispatcher"))
+        r = api.post(
+            "/incidents",
+            json={"type": "vehicle_fire", "location": {"lon": segs[12].lon, "lat": segs[12].lat}},
+        )
+        assert r.status_code == 201, r.text
+        incident = r.json()
+        api.get(f"/incidents/{incident['id']}/recommendations")  # graph loaded
+
+        locked, release = threading.Event(), threading.Event()
+        holder_pid: list[int] = []
+
+        def supervisor() -> None:
+            with riyadh_engine.begin() as conn:
+                holder_pid.append(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                conn.execute(
+                    text("SELECT id FROM unit WHERE id = :u FOR UPDATE"), {"u": unit}
+                ).one()
+                conn.execute(
+                    text("UPDATE unit SET status = 'out_of_service' WHERE id = :u"), {"u": unit}
+                )
+                locked.set()
+                assert release.wait(WAIT_S), "the test never released the supervisor"
+            # leaving the block commits: the unit is out of service from here on
+
+        def dispatcher() -> requests.Response:
+            return api.post(
+                f"/incidents/{incident['id']}/assignments", json={"units": [{"unit_id": unit}]}
+            )
+
+        with ThreadPoolExecutor(2) as pool:
+            held = pool.submit(supervisor)
+            try:
+                assert locked.wait(WAIT_S), "the supervisor never took the lock"
+                assigned = pool.submit(dispatcher)
+                _wait_until_blocked_by(riyadh_engine, holder_pid[0], assigned.done)
+            finally:
+                release.set()
+            held.result(timeout=WAIT_S)
+            answer = assigned.result(timeout=WAIT_S)
+
+    error = assert_error_shape(answer, 409, "unit_unavailable")
+    assert error["details"] == {
+        "unit_id": unit,
+        "call_sign": "ENGINE-OOS",
+        "unit_status": "out_of_service",
+    }
+    assert "out of service" in error["message"]
+    with riyadh_engine.connect() as conn:
+        status = conn.execute(text("SELECT status FROM unit WHERE id = :u"), {"u": unit})
+        assert status.scalar_one() == "out_of_service"
+        assert conn.execute(text("SELECT count(*) FROM assignment")).scalar_one() == 0
+        assert (
+            conn.execute(
+                text("SELECT status FROM incident WHERE id = :i"), {"i": incident["id"]}
+            ).scalar_one()
+            == "received"
+        )
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM incident_event WHERE kind = 'unit_assigned'")
+            ).scalar_one()
+            == 0
+        )
+
+
+def _wait_until_blocked_by(engine: Engine, pid: int, gave_up: Callable[[], bool]) -> None:
+    """Return once some backend waits for a lock held by backend ``pid``.
+
+    Nothing inside the server can signal "I am now waiting for the row lock", so this
+    asks PostgreSQL, for at most ``WAIT_S``; ``gave_up`` ends the wait early (the request
+    finished without ever waiting for the lock: the race this test needs never happened).
+    """
+    deadline = time.monotonic() + WAIT_S
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            if gave_up():
+                raise AssertionError("the request finished without waiting for the lock")
+            blocked = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE :p = ANY(pg_blocking_pids(pid))"),
+                {"p": pid},
+            ).scalar_one()
+            conn.rollback()  # a fresh snapshot of pg_stat_activity next time
+            if blocked:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"no request blocked on the supervisor's lock within {WAIT_S} s")

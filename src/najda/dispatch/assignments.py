@@ -3,6 +3,13 @@
 A unit holds at most one active assignment: the partial unique index
 ``ux_assignment_active_unit`` refuses a second one even when two dispatchers commit at
 the same moment. Whoever loses gets a 409 naming the incident that holds the unit.
+
+Before checking them, the transaction locks the units' rows (``FOR UPDATE``, in unit id
+order so that two multi-unit requests cannot deadlock). Taking a unit out of service
+locks the same row (:func:`najda.dispatch.admin.set_in_service`), so the two serialise:
+an assignment that waited for the lock sees the unit out of service and is refused
+(409 ``unit_unavailable``), and one that got the lock first makes the unit busy, which
+the service toggle then refuses. The partial unique index stays the final guard.
 """
 
 from __future__ import annotations
@@ -82,9 +89,10 @@ def assign_units(
                     code="incident_not_open",
                     details={"current_status": incident.status},
                 )
-            # a fixed order (by unit id) keeps two multi-unit requests from deadlocking
+            locked = _lock_units(conn, [u.unit_id for u in units])
             for request in sorted(units, key=lambda u: u.unit_id):
-                _assign_one(conn, incident, request, estimates.get(request.unit_id), by=by)
+                unit = locked[request.unit_id]
+                _assign_one(conn, incident, unit, request, estimates.get(unit.id), by=by)
             if incident.status == "received":
                 apply_step(conn, incident, lifecycle.step("received", "dispatched"), by=by)
             return load_incident(conn, incident_id)
@@ -103,27 +111,47 @@ def _estimates(
     return estimator(incident, [u.unit_id for u in units])
 
 
+def _lock_units(conn: Connection, unit_ids: Sequence[int]) -> dict[int, Any]:
+    """Lock the units' rows, in unit id order, and return them by id (404 if one is missing).
+
+    The fixed order keeps two multi-unit requests from deadlocking; the lock makes the
+    status read here the one that holds until commit (see the module docstring).
+    """
+    ids = sorted(unit_ids)
+    rows = conn.execute(
+        text("SELECT id, call_sign, status FROM unit WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+        {"ids": ids},
+    ).all()
+    found = {row.id: row for row in rows}
+    for unit_id in ids:
+        if unit_id not in found:
+            raise NotFound(f"no unit {unit_id}", details={"unit_id": unit_id})
+    return found
+
+
 def _assign_one(
     conn: Connection,
     incident: Incident,
+    unit: Any,
     request: UnitRequest,
     estimate: Estimate | None,
     *,
     by: User,
 ) -> None:
-    unit = conn.execute(
-        text("SELECT id, call_sign, status FROM unit WHERE id = :id"), {"id": request.unit_id}
-    ).first()
-    if unit is None:
-        raise NotFound(f"no unit {request.unit_id}", details={"unit_id": request.unit_id})
+    """Assign one unit whose row this transaction has locked (:func:`_lock_units`)."""
     holder = _holder(conn, unit.id)
     if holder is not None:
         raise _busy_error(unit.id, unit.call_sign, holder)
     if unit.status != "available":
+        details = {"unit_id": unit.id, "call_sign": unit.call_sign, "unit_status": unit.status}
+        if unit.status == "out_of_service":
+            raise Conflict(
+                f"unit {unit.call_sign} is out of service; put it back in service first",
+                code="unit_unavailable",
+                details=details,
+            )
         raise Conflict(
-            f"unit {unit.call_sign} is {unit.status}",
-            code="unit_unavailable",
-            details={"unit_id": unit.id, "unit_status": unit.status},
+            f"unit {unit.call_sign} is {unit.status}", code="unit_unavailable", details=details
         )
     est = estimate or Estimate()
     route_wkt = _linestring(est.route)
