@@ -10,7 +10,7 @@ to show that the page follows live. Screenshots go to artifacts/screenshots/.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -68,10 +68,12 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def sign_in(page: Any, server: Server, password: str, lang: str) -> None:
+def sign_in(
+    page: Any, server: Server, password: str, lang: str, username: str = "dispatcher"
+) -> None:
     page.goto(f"{root(server)}/console?lang={lang}")
     page.wait_for_url("**/console/login**")
-    page.fill("#login-username", "dispatcher")
+    page.fill("#login-username", username)
     page.fill("#login-password", password)
     page.click("#login-submit")
     page.wait_for_selector("#map[data-state='ready']", timeout=WAIT)
@@ -352,6 +354,126 @@ def _report_position(engine: Engine, server: Server, uid: int, where: tuple[floa
         json={"time": datetime.now(UTC).isoformat(), "lon": where[0], "lat": where[1]},
     )
     assert response.status_code == 200, response.text
+
+
+# -- release a unit; a supervisor changes the priority (another desk, in Arabic) ----------
+def _assigned_count_is(page: Any, n: int) -> None:
+    page.wait_for_function(
+        f"document.querySelectorAll('#assigned .assigned-item').length === {n}", timeout=WAIT
+    )
+
+
+def _timeline_has(page: Any, kind: str) -> None:
+    page.wait_for_selector(f"#timeline .tl-item[data-kind='{kind}']", timeout=WAIT)
+
+
+def test_release_a_unit_and_change_priority_as_supervisor(
+    riyadh_engine: Engine, server: Server, demo: dict[str, str], page: Any, browser: Any
+) -> None:
+    sign_in(page, server, demo["dispatcher"], "en")
+    incident_id = create_by_click(page, "building_fire")
+    iid = int(incident_id)
+    # the moment the form opened is the call's answer time (call handling starts there)
+    with riyadh_engine.connect() as conn:
+        call = conn.execute(
+            text(
+                "SELECT c.answered_at, c.source, i.received_at FROM incident_call c "
+                "JOIN incident i ON i.id = c.incident_id WHERE c.incident_id = :i"
+            ),
+            {"i": iid},
+        ).one()
+    assert call.source == "manual"
+    assert timedelta(0) <= call.received_at - call.answered_at < timedelta(minutes=2)
+    page.wait_for_selector("#detail-call-answered")
+    recommendation_rows(page)
+    page.click("#assign-selected")
+    _assigned_count_is(page, 4)
+    # a dispatcher may not override the priority: the control is not there
+    assert page.locator("#priority-form").count() == 0
+
+    # the supervisor's desk, in Arabic, on the same incident
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    sup = context.new_page()
+    sup.errors = []
+    sup.on("pageerror", lambda exc: sup.errors.append(str(exc)))
+    sign_in(sup, server, demo["supervisor"], "ar", username="supervisor")
+    sup.click(f"#queue [data-incident-id='{incident_id}']")
+    sup.wait_for_selector(f".incident-detail[data-incident-id='{incident_id}']", timeout=WAIT)
+    _assigned_count_is(sup, 4)
+
+    # release: asks first (Esc keeps the unit), then frees it, by the keyboard
+    item = page.locator("#assigned .assigned-item").last
+    uid = int(item.get_attribute("data-unit-id") or 0)
+    aid = item.get_attribute("data-assignment-id")
+    page.focus(f"[data-release='{aid}']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"[data-release-confirm='{aid}']:focus", timeout=WAIT)
+    page.keyboard.press("Escape")
+    page.wait_for_selector(f"[data-release='{aid}']:focus", timeout=WAIT)
+    assert page.locator(".release-confirm").count() == 0
+    assert page.locator(".incident-detail").count() == 1  # Esc did not let go of it
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"[data-release-confirm='{aid}']", timeout=WAIT)
+    page.keyboard.press("Enter")
+    _assigned_count_is(page, 3)
+    _timeline_has(page, "unit_released")
+    wait_for_marker(page, uid, "available")
+    with riyadh_engine.connect() as conn:
+        released = conn.execute(
+            text(
+                "SELECT s.released_at, u.status FROM assignment s JOIN unit u ON u.id = s.unit_id"
+                " WHERE s.id = :a"
+            ),
+            {"a": int(aid or 0)},
+        ).one()
+    assert released.released_at is not None and released.status == "available"
+    # live at the other desk
+    _assigned_count_is(sup, 3)
+    _timeline_has(sup, "unit_released")
+    wait_for_marker(sup, uid, "available")
+    assert "إعفاء وحدة" in sup.inner_text("#timeline")
+
+    # the supervisor lowers the priority: a reason is required
+    assert sup.inner_text("#priority-change h3") == "تغيير الأولوية"
+    sup.select_option("#priority-new", "2")
+    sup.click("#priority-submit")
+    sup.wait_for_selector("#priority-error:not([hidden])", timeout=WAIT)
+    with riyadh_engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT priority FROM incident WHERE id = :i"), {"i": iid}
+            ).scalar_one()
+            == 1
+        )
+    sup.fill("#priority-change-reason", "الحريق تحت السيطرة")
+    sup.press("#priority-change-reason", "Enter")
+    sup.wait_for_selector(".incident-detail.p2", timeout=WAIT)
+    _timeline_has(sup, "priority_changed")
+    with riyadh_engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT priority, priority_reason FROM incident WHERE id = :i"), {"i": iid}
+        ).one()
+        event = conn.execute(
+            text(
+                "SELECT actor, details FROM incident_event "
+                "WHERE incident_id = :i AND kind = 'priority_changed'"
+            ),
+            {"i": iid},
+        ).one()
+    assert (row.priority, row.priority_reason) == (2, "الحريق تحت السيطرة")
+    assert event.actor == "supervisor" and event.details["from"] == 1
+    assert "الحريق تحت السيطرة" in sup.inner_text("#timeline")
+    shoot(sup, "console-ar-supervisor.png")
+    # the dispatcher's page follows live
+    page.wait_for_selector(
+        f"#queue [data-incident-id='{incident_id}'][data-priority='2']", timeout=WAIT
+    )
+    page.wait_for_selector(".incident-detail.p2", timeout=WAIT)
+    _timeline_has(page, "priority_changed")
+    assert timeline_kinds(page)[-2:] == ["unit_released", "priority_changed"]
+    shoot(page, "console-en-release-priority.png")
+    assert sup.errors == [] and page.errors == []
+    context.close()
 
 
 # -- the same flow in Arabic -------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -26,9 +26,15 @@ from najda.dispatch.catalogue import IncidentType, incident_type_by_code, incide
 from najda.dispatch.placement import check_coordinates, next_incident_number, place_point
 from najda.dispatch.store import transaction
 from najda.dispatch.timefmt import local_year, utcnow
-from najda.errors import Conflict, InvalidInput, NotFound
+from najda.errors import Conflict, InvalidInput, NotFound, Unprocessable
 
 _CALLER = re.compile(r"^\+?[0-9 ()-]{3,32}$")
+# When the call was answered (the console's moment, or the telephony's): a clock a little
+# ahead of the server's is accepted (and counted as answered at creation); older than a
+# shift's worth of hours is a mistake, not a call.
+CALL_CLOCK_SKEW = timedelta(seconds=30)
+CALL_MAX_AGE = timedelta(hours=6)
+CALL_SOURCE = "manual"  # incident_call.source allows cti, manual, simulated (migration 0004)
 _TEXT_LIMITS = {"address": 500, "description": 4000, "priority_reason": 500}
 
 
@@ -42,6 +48,7 @@ class NewIncident:
     address: str | None = None
     caller_number: str | None = None
     description: str | None = None
+    call_answered_at: datetime | None = None  # timezone-aware
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class Incident:
     jurisdictions: list[dict[str, Any]]
     timestamps: dict[str, datetime | None]
     assignments: list[AssignmentView] = field(default_factory=list)
+    call_answered_at: datetime | None = None  # incident_call.answered_at
 
     def jurisdiction_by_agency(self) -> dict[int, int]:
         return {j["agency_id"]: j["id"] for j in self.jurisdictions}
@@ -193,8 +201,40 @@ def publish_released(
         )
 
 
+def check_call_answered(answered: datetime | None, created: datetime) -> datetime | None:
+    """The call's answer time, checked against the incident's creation (422 if not plausible).
+
+    Up to :data:`CALL_CLOCK_SKEW` after the creation is a clock slightly ahead and counts
+    as answered at the creation; later than that, or more than :data:`CALL_MAX_AGE` before
+    it, is refused.
+    """
+    if answered is None:
+        return None
+    if answered.tzinfo is None or answered.utcoffset() is None:
+        raise InvalidInput(
+            "call_answered_at needs a UTC offset", details={"field": "call_answered_at"}
+        )
+    if answered > created + CALL_CLOCK_SKEW:
+        raise Unprocessable(
+            "call_answered_at is in the future",
+            code="call_answered_in_future",
+            details={"field": "call_answered_at", "max_skew_s": CALL_CLOCK_SKEW.total_seconds()},
+        )
+    if answered < created - CALL_MAX_AGE:
+        raise Unprocessable(
+            "call_answered_at is too long before the incident's creation",
+            code="call_answered_too_old",
+            details={"field": "call_answered_at", "max_age_s": CALL_MAX_AGE.total_seconds()},
+        )
+    return min(answered, created)
+
+
 def create_incident(engine: Engine, new: NewIncident, *, by: User) -> Incident:
-    """Validate, number and place a new incident; all or nothing."""
+    """Validate, number and place a new incident; all or nothing.
+
+    ``new.call_answered_at`` (when the call was answered) goes to ``incident_call`` in
+    the same transaction: call handling is measured from it.
+    """
     require(by, "dispatch")
     lon, lat = check_coordinates(new.lon, new.lat)
     if new.caller_number is not None and (
@@ -206,6 +246,7 @@ def create_incident(engine: Engine, new: NewIncident, *, by: User) -> Incident:
     address = _clean_text("address", new.address)
     description = _clean_text("description", new.description)
     now = utcnow()
+    answered = check_call_answered(new.call_answered_at, now)
     with transaction(engine) as conn:
         itype = incident_type_by_code(conn, new.type_code)
         priority, reason = _resolve_priority(new, itype)
@@ -247,6 +288,12 @@ def create_incident(engine: Engine, new: NewIncident, *, by: User) -> Incident:
                 (incident_id, agency_id, jurisdiction_id) VALUES (:i, :a, :j)"""),
                 {"i": incident_id, "a": agency_id, "j": jurisdiction_id},
             )
+        if answered is not None:
+            conn.execute(
+                text("""INSERT INTO incident_call (incident_id, answered_at, source)
+                VALUES (:i, :at, :src)"""),
+                {"i": incident_id, "at": answered, "src": CALL_SOURCE},
+            )
         record_event(
             conn,
             incident_id,
@@ -270,9 +317,11 @@ def create_incident(engine: Engine, new: NewIncident, *, by: User) -> Incident:
 
 _INCIDENT_SQL = """
     SELECT i.*, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, r.code AS region_code,
-           r.timezone, g.code AS gov_code, g.name_en AS gov_name_en, g.name_ar AS gov_name_ar
+           r.timezone, g.code AS gov_code, g.name_en AS gov_name_en, g.name_ar AS gov_name_ar,
+           c.answered_at AS call_answered_at
     FROM incident i JOIN region r ON r.id = i.region_id
     LEFT JOIN governorate g ON g.id = i.governorate_id
+    LEFT JOIN incident_call c ON c.incident_id = i.id
 """
 
 
@@ -307,6 +356,7 @@ def load_incident(conn: Connection, incident_id: int, *, lock: bool = False) -> 
         jurisdictions=_jurisdictions(conn, incident_id),
         timestamps={s: row[col] for s, col in lifecycle.TIMESTAMP_COLUMN.items()},
         assignments=_assignments(conn, incident_id),
+        call_answered_at=row["call_answered_at"],
     )
 
 

@@ -27,8 +27,17 @@ const state = {
   events: new Map(), // incident id -> timeline events
   units: new Map(), // unit id -> properties
   draft: null, // {lat, lon, address}
+  callAnsweredAt: null, // when the new-incident form was opened (the call answered)
+  confirmRelease: null, // assignment id awaiting the dispatcher's confirmation
   mode: 'empty',
 };
+// The server's clock minus this browser's (from the page's render time): the moment a
+// call is answered is sent on the server's clock, so a skewed desk clock does not count.
+const clockOffsetMs = (() => {
+  const server = Date.parse(config.clock.now);
+  return Number.isNaN(server) ? 0 : server - Date.now();
+})();
+const serverNow = () => new Date(Date.now() + clockOffsetMs);
 
 const ctx = {
   t, fmt, config, units: state.units, arrow: rtl ? '←' : '→',
@@ -143,8 +152,17 @@ function renderSelected({ fit = false } = {}) {
   const unticked = new Set([...detailEl.querySelectorAll('.rec-row')]
     .filter((row) => !row.querySelector('.rec-pick').checked).map((row) => Number(row.dataset.unitId)));
   const scroll = detailEl.scrollTop;
+  // Keep a half-typed priority change and the keyboard focus across a (live) re-render.
+  const prioritySelect = $('priority-new');
+  const kept = prioritySelect && prioritySelect.dataset.touched
+    ? { priority: prioritySelect.value, reason: $('priority-change-reason').value }
+    : { priority: null, reason: $('priority-change-reason') ? $('priority-change-reason').value : '' };
+  const focused = focusKey(document.activeElement);
+  ctx.confirmRelease = state.confirmRelease;
   renderIncident(detailEl, incident, ctx, { rec, events: state.events.get(incident.id) });
   detailEl.scrollTop = scroll;
+  bindPanelControls(incident, kept);
+  restoreFocus(focused);
   for (const row of detailEl.querySelectorAll('.rec-row')) {
     if (unticked.has(Number(row.dataset.unitId))) row.querySelector('.rec-pick').checked = false;
     const unitId = Number(row.dataset.unitId);
@@ -162,6 +180,7 @@ function renderSelected({ fit = false } = {}) {
 async function select(id) {
   if (state.mode === 'create') cancelCreate();
   state.mode = 'incident';
+  if (state.selectedId !== id) state.confirmRelease = null;
   state.selectedId = id;
   state.selected = state.incidents.find((i) => i.id === id) || null;
   renderQueueNow();
@@ -183,6 +202,7 @@ function deselect() {
   state.mode = 'empty';
   state.selectedId = null;
   state.selected = null;
+  state.confirmRelease = null;
   cmap.setRoutes([]);
   renderQueueNow();
   cmap.setIncidents(state.incidents, null, select);
@@ -197,7 +217,100 @@ function moveSelection(step) {
   select(state.incidents[next].id);
 }
 
+function focusKey(el) {
+  if (!el || !detailEl.contains(el)) return null;
+  if (el.id) return `#${el.id}`;
+  for (const name of ['data-release', 'data-release-confirm', 'data-release-cancel', 'data-transition']) {
+    if (el.hasAttribute(name)) return `[${name}="${el.getAttribute(name)}"]`;
+  }
+  return null;
+}
+
+function restoreFocus(key) {
+  if (!key) return;
+  const el = detailEl.querySelector(key);
+  if (el) el.focus();
+}
+
+function bindPanelControls(incident, kept) {
+  for (const button of detailEl.querySelectorAll('[data-release]')) {
+    button.addEventListener('click', () => askRelease(Number(button.dataset.release)));
+  }
+  for (const button of detailEl.querySelectorAll('[data-release-confirm]')) {
+    button.addEventListener('click', () => release(Number(button.dataset.releaseConfirm)));
+  }
+  for (const button of detailEl.querySelectorAll('[data-release-cancel]')) {
+    button.addEventListener('click', () => cancelRelease(true));
+  }
+  const form = $('priority-form');
+  if (!form) return;
+  const select = $('priority-new');
+  const reason = $('priority-change-reason');
+  if (kept.priority !== null) { select.value = kept.priority; select.dataset.touched = '1'; }
+  reason.value = kept.reason || '';
+  select.addEventListener('change', () => { select.dataset.touched = '1'; });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    changePriority(incident, Number(select.value), reason.value.trim());
+  });
+}
+
 // -- actions ---------------------------------------------------------------------------------
+function askRelease(assignmentId) {
+  if (!config.user.can_dispatch) return;
+  state.confirmRelease = assignmentId;
+  renderSelected();
+  const yes = detailEl.querySelector(`[data-release-confirm="${assignmentId}"]`);
+  if (yes) yes.focus();
+}
+
+function cancelRelease(refocus = false) {
+  const id = state.confirmRelease;
+  state.confirmRelease = null;
+  renderSelected();
+  if (refocus) {
+    const button = detailEl.querySelector(`[data-release="${id}"]`);
+    if (button) button.focus();
+  }
+}
+
+async function release(assignmentId) {
+  const incident = state.selected;
+  if (!incident || !config.user.can_dispatch) return;
+  const a = incident.assignments.find((x) => x.id === assignmentId);
+  state.confirmRelease = null;
+  try {
+    state.selected = await postJSON(incidentsUrl(incident.id, `/assignments/${assignmentId}/release`), { reason: 'released' });
+    toast(`${t.released_ok}: ${a ? a.call_sign : assignmentId}`, 'ok');
+    renderSelected();
+    await Promise.all([loadUnits(), loadQueue(), loadSelected({ recommend: true })]);
+  } catch (error) {
+    toast(errorText(error), 'error');
+    await loadSelected().catch(() => {});
+  }
+}
+
+async function changePriority(incident, priority, reason) {
+  const error = $('priority-error');
+  const show = (message) => { if (error) { error.textContent = message; error.hidden = !message; } };
+  if (!config.user.can_override) return;
+  if (priority === incident.priority) { show(t.priority_unchanged); return; }
+  if (!reason) { show(t.priority_reason_required); $('priority-change-reason').focus(); return; }
+  const submit = $('priority-submit');
+  if (submit) submit.disabled = true;
+  try {
+    state.selected = await postJSON(incidentsUrl(incident.id, '/priority'), { priority, reason });
+    toast(`${t.priority_changed_ok}: ${fmt.number(priority)}`, 'ok');
+    const select = $('priority-new');
+    if (select) delete select.dataset.touched;
+    if ($('priority-change-reason')) $('priority-change-reason').value = '';
+    await Promise.all([loadQueue(), loadSelected()]);
+  } catch (err) {
+    show(err.message);
+    if (submit) submit.disabled = false;
+  }
+}
+
 async function assignSelected() {
   const incident = state.selected;
   if (!incident || !config.user.can_dispatch) return;
@@ -231,6 +344,8 @@ async function transition(status) {
 function startCreate(latlng, address) {
   if (!config.user.can_dispatch) return;
   const fresh = state.mode !== 'create';
+  // The call is answered when the form opens: call handling is measured from here.
+  if (fresh) state.callAnsweredAt = serverNow();
   state.mode = 'create';
   state.selectedId = null;
   state.selected = null;
@@ -254,6 +369,7 @@ function startCreate(latlng, address) {
 
 function cancelCreate() {
   state.draft = null;
+  state.callAnsweredAt = null;
   cmap.clearDraft();
   mapEl.dataset.draft = 'false';
   if (state.mode === 'create') {
@@ -267,7 +383,9 @@ async function submitCreate(body, showError) {
   const submit = $('create-submit');
   submit.disabled = true;
   try {
-    const created = await postJSON(config.api.incidents, { ...body, location: { lon: state.draft.lon, lat: state.draft.lat } });
+    const payload = { ...body, location: { lon: state.draft.lon, lat: state.draft.lat } };
+    if (state.callAnsweredAt) payload.call_answered_at = state.callAnsweredAt.toISOString();
+    const created = await postJSON(config.api.incidents, payload);
     toast(`${t.created}: ${created.number}`, 'ok');
     cancelCreate();
     await loadQueue();
@@ -348,7 +466,8 @@ function setupKeys() {
   document.addEventListener('keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === 'Escape') {
-      if (state.mode === 'create') cancelCreate();
+      if (state.mode === 'incident' && state.confirmRelease !== null) cancelRelease(true);
+      else if (state.mode === 'create') cancelCreate();
       else if (state.mode === 'incident' && !typing(e.target)) deselect();
       return;
     }

@@ -224,6 +224,20 @@ function recommendationSection(incident, rec, ctx) {
   return `<section class="detail-section" id="recommendations"><h3>${escapeHtml(t.recommended)}</h3>${body}</section>`;
 }
 
+function releaseControl(a, ctx, open) {
+  const { t, config, confirmRelease } = ctx;
+  if (!open || !config.user.can_dispatch) return '';
+  if (confirmRelease === a.id) {
+    return `<div class="release-confirm" role="group" aria-label="${escapeHtml(t.release_confirm)}">
+      <span>${escapeHtml(t.release_confirm)} <strong dir="ltr">${escapeHtml(a.call_sign)}</strong>?</span>
+      <button type="button" class="btn btn-small btn-danger" data-release-confirm="${a.id}">${escapeHtml(t.release_yes)}</button>
+      <button type="button" class="btn btn-small" data-release-cancel="${a.id}">${escapeHtml(t.release_no)} <kbd>Esc</kbd></button>
+    </div>`;
+  }
+  return `<button type="button" class="btn btn-small btn-danger-ghost release-btn" data-release="${a.id}"
+    aria-label="${escapeHtml(`${t.release} ${a.call_sign}`)}">${escapeHtml(t.release)}</button>`;
+}
+
 function assignedSection(incident, ctx) {
   const { t, fmt } = ctx;
   const active = incident.assignments.filter((a) => a.active)
@@ -232,19 +246,40 @@ function assignedSection(incident, ctx) {
     return `<section class="detail-section" id="assigned"><h3>${escapeHtml(t.assigned)}</h3>
       <p class="muted">${escapeHtml(t.assigned_none)}</p></section>`;
   }
+  const open = ctx.config.lifecycle.open.includes(incident.status);
   return `<section class="detail-section" id="assigned"><h3>${escapeHtml(t.assigned)}</h3>
     <ul class="assigned-list">${active.map((a) => {
       const unit = ctx.units.get(a.unit_id);
       const status = unit ? unit.status : '';
       const agency = ctx.agency(a.agency);
-      return `<li class="assigned-item" data-unit-id="${a.unit_id}">
+      return `<li class="assigned-item" data-unit-id="${a.unit_id}" data-assignment-id="${a.id}">
         <span class="unit-swatch status-${escapeHtml(status)}"></span>
         <strong class="call-sign" dir="ltr">${escapeHtml(a.call_sign)}</strong>
         <span class="agency-tag" style="--agency:${escapeHtml(agency.color || '#555')}">${escapeHtml(fmt.name(agency))}</span>
         <span class="a-status">${escapeHtml(t[`unit_${status}`] || '')}</span>
         <span class="a-eta">${escapeHtml(t.eta)} ${escapeHtml(fmt.eta(a.eta_s))}</span>
+        ${releaseControl(a, ctx, open)}
       </li>`;
     }).join('')}</ul></section>`;
+}
+
+// The supervisor's priority override (the API allows it to the "override" roles only).
+function prioritySection(incident, ctx) {
+  const { t, config } = ctx;
+  if (!config.user.can_override || !config.lifecycle.open.includes(incident.status)) return '';
+  return `<section class="detail-section" id="priority-change"><h3>${escapeHtml(t.priority_change)}</h3>
+    <form class="priority-form" id="priority-form" novalidate>
+      <label>${escapeHtml(t.priority)}
+        <select name="priority" id="priority-new">
+          ${[1, 2, 3, 4, 5].map((p) => `<option value="${p}"${p === incident.priority ? ' selected' : ''}>${escapeHtml(t[`priority_${p}`])}</option>`).join('')}
+        </select>
+      </label>
+      <label>${escapeHtml(t.priority_change_reason)}
+        <input name="reason" id="priority-change-reason" dir="auto" maxlength="500" required>
+      </label>
+      <p class="form-error" id="priority-error" role="alert" hidden></p>
+      <div class="actions"><button type="submit" class="btn" id="priority-submit">${escapeHtml(t.priority_change_submit)}</button></div>
+    </form></section>`;
 }
 
 function eventText(e, ctx) {
@@ -259,7 +294,7 @@ function eventText(e, ctx) {
       return `${t.ev_unit_assigned}: ${d.call_sign || ''} · ${t.eta} ${fmt.eta(d.eta_s)}`;
     case 'unit_released': {
       const unit = ctx.units.get(d.unit_id);
-      return `${t.ev_unit_released}: ${unit ? unit.call_sign : d.unit_id}`;
+      return `${t.ev_unit_released}: ${d.call_sign || (unit ? unit.call_sign : d.unit_id)}`;
     }
     case 'unit_status':
       return `${d.call_sign || d.unit_id}: ${t[`status_${d.status}`] || d.status}`;
@@ -267,7 +302,7 @@ function eventText(e, ctx) {
     case 'reopen':
       return `${t[`status_${e.from_status}`] || e.from_status} ${ctx.arrow} ${t[`status_${e.to_status}`] || e.to_status}`;
     case 'priority_changed':
-      return `${t.ev_priority_changed}: ${fmt.number(d.from)} ${ctx.arrow} ${fmt.number(d.to)}`;
+      return `${t.ev_priority_changed}: ${fmt.number(d.from)} ${ctx.arrow} ${fmt.number(d.to)}${d.reason ? ` · ${d.reason}` : ''}`;
     default:
       return t[`ev_${e.kind}`] || e.kind;
   }
@@ -308,6 +343,9 @@ export function renderIncident(el, incident, ctx, { rec, events }) {
         ${incident.address ? `<div><dt>${escapeHtml(t.address)}</dt><dd dir="auto">${escapeHtml(incident.address)}</dd></div>` : ''}
         ${incident.governorate ? `<div><dt>${escapeHtml(t.governorate)}</dt><dd>${escapeHtml(fmt.name(incident.governorate))}</dd></div>` : ''}
         ${uniqueJ.length ? `<div><dt>${escapeHtml(t.jurisdiction)}</dt><dd>${escapeHtml(uniqueJ.join(' · '))}</dd></div>` : ''}
+        ${incident.call_answered_at ? `<div><dt>${escapeHtml(t.call_answered)}</dt><dd id="detail-call-answered">
+          <span class="m-time">${escapeHtml(fmt.time(new Date(incident.call_answered_at)))}</span>
+          <span class="muted">${escapeHtml(t.call_handling)} ${escapeHtml(fmt.eta(Math.max(0, (received - new Date(incident.call_answered_at)) / 1000)))}</span></dd></div>` : ''}
         ${incident.caller_number ? `<div><dt>${escapeHtml(t.caller)}</dt><dd dir="ltr">${escapeHtml(incident.caller_number)}</dd></div>` : ''}
         ${incident.description ? `<div class="wide"><dt>${escapeHtml(t.description)}</dt><dd dir="auto">${escapeHtml(incident.description)}</dd></div>` : ''}
       </dl>
@@ -318,6 +356,7 @@ export function renderIncident(el, incident, ctx, { rec, events }) {
       <section class="detail-section" id="plan"><h3>${escapeHtml(t.response_plan)}</h3>${planSection(incident, rec, ctx)}</section>
       ${recommendationSection(incident, rec, ctx)}
       ${assignedSection(incident, ctx)}
+      ${prioritySection(incident, ctx)}
       ${timelineSection(events, ctx)}
     </div>`;
 }

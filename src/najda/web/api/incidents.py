@@ -6,6 +6,7 @@ Times are shown in the region's zone (Asia/Riyadh) with their offset.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify, request, url_for
@@ -31,6 +32,7 @@ _NEW_FIELDS = {
     "address",
     "caller_number",
     "description",
+    "call_answered_at",
 }
 
 
@@ -87,6 +89,7 @@ def incident_json(i: inc.Incident) -> dict[str, Any]:
             for j in i.jurisdictions
         ],
         "timestamps": {s: shown(t, zone) for s, t in i.timestamps.items()},
+        "call_answered_at": shown(i.call_answered_at, zone),
         "assignments": [assignment_json(a, zone) for a in i.assignments],
     }
 
@@ -147,6 +150,23 @@ def recommendation_json(result: rec.Recommendation) -> dict[str, Any]:
 
 
 # -- parsing -------------------------------------------------------------------------
+def _moment(body: dict[str, Any], name: str) -> datetime | None:
+    """An optional ISO 8601 date and time with its UTC offset (400 otherwise)."""
+    raw = body.get(name)
+    if raw is None:
+        return None
+    problem = f"{name} must be an ISO 8601 date and time with its offset"
+    if not isinstance(raw, str):
+        raise InvalidInput(problem, details={"field": name})
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(problem, details={"field": name}) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(problem, details={"field": name})
+    return moment
+
+
 def _new_incident(body: dict[str, Any]) -> inc.NewIncident:
     unknown = sorted(set(body) - _NEW_FIELDS)
     if unknown:
@@ -168,6 +188,7 @@ def _new_incident(body: dict[str, Any]) -> inc.NewIncident:
         address=body.get("address"),
         caller_number=body.get("caller_number"),
         description=body.get("description"),
+        call_answered_at=_moment(body, "call_answered_at"),
     )
 
 

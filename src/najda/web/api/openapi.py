@@ -176,6 +176,10 @@ SCHEMAS: dict[str, Any] = {
                 ),
             },
             "timestamps": obj({s: TIME for s in STATUSES}),
+            "call_answered_at": {
+                **TIME,
+                "description": "when the call was answered (call handling starts there)",
+            },
             "assignments": {"type": "array", "items": ref("Assignment")},
         }
     ),
@@ -193,6 +197,13 @@ SCHEMAS: dict[str, Any] = {
             "address": {"type": "string", "maxLength": 500},
             "caller_number": {"type": "string", "pattern": r"^\+?[0-9 ()-]{3,32}$"},
             "description": {"type": "string", "maxLength": 4000},
+            "call_answered_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "when the call was answered, with its UTC offset: not after "
+                "the incident's creation (a clock up to 30 s ahead counts as the creation), "
+                "not more than 6 hours before it (else 422); kept for the call-handling KPI",
+            },
         },
         ["type", "location"],
     ),
