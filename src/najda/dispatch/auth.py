@@ -17,6 +17,7 @@ admin         everything, plus users, tokens of others, units, catalogue
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -41,7 +42,15 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
 }
 
 TOKEN_PREFIX = "njd_"
-_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown users against, so their answer takes as long (made once,
+    on first use rather than at import)."""
+    return generate_password_hash("not a real password")
+
+
 _MIN_PASSWORD = 8
 
 
@@ -178,7 +187,7 @@ def authenticate_password(engine: Engine, *, username: str, password: str) -> Us
         )
     stored = row["password_hash"] if row is not None else None
     # compare even for unknown users so timing does not reveal which names exist
-    ok = check_password_hash(stored or _DUMMY_HASH, password)
+    ok = check_password_hash(stored or _dummy_hash(), password)
     if row is None or stored is None or not ok:
         raise Unauthorized("wrong user name or password")
     return _user(row)
