@@ -1,9 +1,10 @@
 """Shared fixtures: a private PostGIS cluster for the whole run, databases cloned from
 migrated templates per test, and paths to the real data the tests import.
 
-Layering: ``pg_cluster`` (session) -> ``schema_template`` / ``riyadh_template``
-(session, built once) -> ``engine`` / ``riyadh_engine`` (per test, a fresh database
-cloned from the template in a few hundred milliseconds, dropped afterwards).
+Layering: ``pg_cluster`` (session) -> ``schema_template`` / ``riyadh_template`` /
+``doha_template`` (session, built once, the last only when asked for) -> ``engine`` /
+``riyadh_engine`` / ``doha_engine`` (per test, a fresh database cloned from the template
+in a few hundred milliseconds, dropped afterwards).
 """
 
 from __future__ import annotations
@@ -113,6 +114,19 @@ def riyadh_template(pg_cluster: LocalPostgres, schema_template: str, data_dir: P
     return name
 
 
+@pytest.fixture(scope="session")
+def doha_template(pg_cluster: LocalPostgres, schema_template: str, data_dir: Path) -> str:
+    """A database with the whole Doha region imported (a city: ~40k road nodes), built
+    once per run and only when a test asks for it."""
+    from najda.ingest.region import import_region
+
+    name = clone_database(pg_cluster, schema_template, prefix="tpl_doha")
+    engine = make_engine(url=pg_cluster.url(name))
+    list(import_region(engine, _settings_for(pg_cluster, name, data_dir), "doha"))
+    engine.dispose()
+    return name
+
+
 def _engine_from(cluster: LocalPostgres, template: str) -> Iterator[Engine]:
     name = clone_database(cluster, template)
     engine = make_engine(url=cluster.url(name))
@@ -133,6 +147,12 @@ def engine(pg_cluster: LocalPostgres, schema_template: str) -> Iterator[Engine]:
 def riyadh_engine(pg_cluster: LocalPostgres, riyadh_template: str) -> Iterator[Engine]:
     """A fresh database holding the imported Riyadh region."""
     yield from _engine_from(pg_cluster, riyadh_template)
+
+
+@pytest.fixture
+def doha_engine(pg_cluster: LocalPostgres, doha_template: str) -> Iterator[Engine]:
+    """A fresh database holding the imported Doha region."""
+    yield from _engine_from(pg_cluster, doha_template)
 
 
 @pytest.fixture

@@ -51,6 +51,13 @@ from najda.ingest.boundaries import (
 )
 
 AMENITY_AGENCY = {"police": "police", "fire_station": "civil_defence", "hospital": "red_crescent"}
+# facility files that say what a point is in ``kind`` rather than OSM's ``amenity``
+KIND_AGENCY = {
+    "police": "police",
+    "fire": "civil_defence",
+    "ambulance": "red_crescent",
+    "hospital": "red_crescent",
+}
 NOT_DISPATCH = {"clinic", "doctors", "dentist", "pharmacy"}
 DEFAULT_NAMES = {
     "police": ("Police station", "مركز شرطة"),
@@ -252,10 +259,10 @@ def prepare_stations(
 ) -> list[StationRow]:
     """Validated stations of ``frame``; skipped rows are counted in ``report``."""
     columns = {str(c).lower(): c for c in frame.columns if c != frame.geometry.name}
-    if agency is None and "agency" not in columns and "amenity" not in columns:
+    if agency is None and not {"agency", "amenity", "kind"} & columns.keys():
         raise ImportFailed(
             f"cannot tell the agency of the stations in {source}: pass an "
-            "agency or give an agency or amenity column"
+            "agency or give an agency, amenity or kind column"
         )
     stations: list[StationRow] = []
     seen: set[str] = set()
@@ -295,8 +302,13 @@ def _station(
     if point is None:
         report.skip("not a point" if isinstance(geom, BaseGeometry) else "no coordinates")
         return None
-    amenity = values.get("amenity")
-    code_of_agency = agency or values.get("agency") or AMENITY_AGENCY.get(amenity or "")
+    amenity = values.get("amenity") or values.get("kind")
+    code_of_agency = (
+        agency
+        or values.get("agency")
+        or AMENITY_AGENCY.get(values.get("amenity") or "")
+        or KIND_AGENCY.get(values.get("kind") or "")
+    )
     if code_of_agency is None:
         if amenity in NOT_DISPATCH:
             report.skip(f"amenity {amenity}: not a dispatch station")
