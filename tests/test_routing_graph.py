@@ -93,7 +93,7 @@ def test_graph_loads_from_the_road_tables(engine: Engine) -> None:
     assert times.tolist() == [0.0, 30.0, 55.0]  # the faster parallel edge wins
     assert graph.twin[0] == 1 and graph.twin[2] == -1
     search = search_for(graph, graph.travel_time_s, ("free_flow",), reverse=False)
-    assert search.rows.size == 3  # parallel collapsed, self-loop dropped
+    assert search.nnz == 3  # parallel collapsed, self-loop dropped
 
 
 def test_units_on_another_component_are_excluded_with_a_reason(engine: Engine) -> None:

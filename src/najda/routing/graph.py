@@ -333,7 +333,12 @@ class Search:
     grow, :meth:`run` for dense arrays. Without it (``kernel.AVAILABLE`` False) they run
     in :func:`scipy.sparse.csgraph.dijkstra` on :attr:`matrix`, whose row ``n`` is the
     virtual node with out-entries rewritten per query under a lock. Both give the same
-    times (see the kernel's notes); :attr:`matrix` is also what analytics read.
+    times (see the kernel's notes).
+
+    A search holds 16 bytes per edge (``cols``, ``weight``, ``entry_edge``) plus
+    ``indptr``; :attr:`matrix` (scipy's form, used by the fallback and by analytics) is
+    built only when first asked for. Build the arrays with :func:`search_arrays` (they
+    can be stored and memory-mapped) and wrap them with :meth:`from_arrays`.
     """
 
     def __init__(
@@ -346,37 +351,78 @@ class Search:
         capacity: int = 4,
         pool: kernel.ScratchPool | None = None,
     ) -> None:
+        arrays = search_arrays(n, src, dst, weight)
+        self._setup(n, arrays, capacity=capacity, pool=pool)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        n: int,
+        arrays: dict[str, NDArray[Any]],
+        *,
+        capacity: int = 4,
+        pool: kernel.ScratchPool | None = None,
+    ) -> Search:
+        """A search over arrays made by :func:`search_arrays` (possibly memory-mapped)."""
+        search = cls.__new__(cls)
+        search._setup(n, arrays, capacity=capacity, pool=pool)
+        return search
+
+    def _setup(
+        self,
+        n: int,
+        arrays: dict[str, NDArray[Any]],
+        *,
+        capacity: int,
+        pool: kernel.ScratchPool | None,
+    ) -> None:
         self.n = n
-        keep = src != dst
-        edges = np.flatnonzero(keep).astype(np.int32)
-        # the cheapest of parallel edges wins; ties go to the lower edge index
-        order = np.lexsort((edges, weight[edges], dst[edges], src[edges]))
-        edges = edges[order]
-        s, d = src[edges], dst[edges]
-        first = np.ones(edges.size, dtype=bool)
-        first[1:] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
-        self.entry_edge = edges[first]
-        self.rows = s[first].astype(np.int32)
-        self.cols = d[first].astype(np.int32)
-        self.weight = weight[self.entry_edge].astype(np.float64)
-        self.keys = self.rows.astype(np.int64) * (n + 1) + self.cols
+        self.indptr = kernel.frozen(arrays["indptr"], np.int32)
+        self.cols = kernel.frozen(arrays["cols"], np.int32)
+        self.weight = kernel.frozen(arrays["weight"], np.float64)
+        self.entry_edge = kernel.frozen(arrays["entry_edge"], np.int32)
+        if self.indptr.size != n + 1:
+            raise ValueError("search arrays for another node count")
         self._lock = threading.Lock()
-        self._build(capacity)
+        self._capacity = capacity
+        self._matrix: sp.csr_matrix | None = None
         self.csr: kernel.Csr | None = None
         if kernel.AVAILABLE:
             kernel.warm_up()
-            indptr = np.searchsorted(self.rows, np.arange(n + 1)).astype(np.int32)
-            self.csr = kernel.Csr(indptr, self.cols, self.weight, pool=pool)
+            self.csr = kernel.Csr(self.indptr, self.cols, self.weight, pool=pool)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.cols.size)
+
+    @property
+    def rows(self) -> Int32Array:
+        """Row of each entry (made on demand; the search itself needs only ``indptr``)."""
+        return np.repeat(np.arange(self.n, dtype=np.int32), np.diff(self.indptr))
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """scipy's ``(n + 1) x (n + 1)`` matrix: the entries, plus row ``n`` (the virtual
+        source) with room for :attr:`capacity` out-entries. Built on first use."""
+        with self._lock:
+            if self._matrix is None:
+                self._build(self._capacity)
+            assert self._matrix is not None
+            return self._matrix
 
     def _build(self, capacity: int) -> None:
-        n, nnz = self.n, self.rows.size
+        n, nnz = self.n, self.nnz
         indptr = np.empty(n + 2, dtype=np.int32)
-        indptr[: n + 1] = np.searchsorted(self.rows, np.arange(n + 1)).astype(np.int32)
+        indptr[: n + 1] = self.indptr
         indptr[n + 1] = nnz + capacity
         indices = np.concatenate([self.cols, np.full(capacity, n, dtype=np.int32)])
         data = np.concatenate([self.weight, np.ones(capacity)])
-        self.capacity = capacity
-        self.matrix = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+        self._capacity = capacity
+        self._matrix = sp.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
 
     def run(
         self, nodes: Int32Array, offsets: FloatArray, *, limit: float = np.inf
@@ -398,17 +444,20 @@ class Search:
         self, nodes: Int32Array, offsets: FloatArray, *, limit: float = np.inf
     ) -> tuple[FloatArray, Int32Array]:
         """:meth:`run` in :func:`scipy.sparse.csgraph.dijkstra` (the reference)."""
+        self.matrix  # noqa: B018 - built outside the lock below
         with self._lock:
-            if nodes.size > self.capacity:
-                self._build(max(2 * self.capacity, int(nodes.size)))
-            nnz = self.rows.size
-            idx, data = self.matrix.indices, self.matrix.data
+            if nodes.size > self._capacity or self._matrix is None:
+                self._build(max(2 * self._capacity, int(nodes.size)))
+            matrix = self._matrix
+            assert matrix is not None
+            nnz = self.nnz
+            idx, data = matrix.indices, matrix.data
             idx[nnz:] = self.n
             data[nnz:] = 1.0
             idx[nnz : nnz + nodes.size] = nodes
             data[nnz : nnz + nodes.size] = offsets
             dist, pred = dijkstra(
-                self.matrix, directed=True, indices=self.n, return_predecessors=True, limit=limit
+                matrix, directed=True, indices=self.n, return_predecessors=True, limit=limit
             )
         return dist, pred
 
@@ -423,10 +472,50 @@ class Search:
     def entries_of(self, rows: Int32Array, cols: Int32Array) -> Int32Array:
         """Edge index behind each (row, col) entry of this search's matrix.
 
-        For a reverse search, row ``y`` col ``x`` is the forward edge ``x -> y``.
+        For a reverse search, row ``y`` col ``x`` is the forward edge ``x -> y``. Every
+        pair must be an entry (routes are made of them).
         """
-        pos = np.searchsorted(self.keys, rows.astype(np.int64) * (self.n + 1) + cols)
-        return self.entry_edge[pos]
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.int32)
+        first = self.indptr[rows].astype(np.int64)
+        degree = self.indptr[rows + 1].astype(np.int64) - first
+        # a row's entries are sorted by column and unique: look along each row at once
+        width = max(int(degree.max()), 1)
+        slot = first[:, None] + np.arange(width)[None, :]
+        inside = np.arange(width)[None, :] < degree[:, None]
+        hit = inside & (self.cols[np.minimum(slot, self.nnz - 1)] == cols[:, None])
+        if not hit.any(axis=1).all():
+            raise ValueError("a (row, col) pair is not an entry of this search")
+        return self.entry_edge[slot[np.arange(rows.size), hit.argmax(axis=1)]]
+
+
+def search_arrays(
+    n: int, src: Int32Array, dst: Int32Array, weight: FloatArray
+) -> dict[str, NDArray[Any]]:
+    """The CSR arrays of a search over directed entries ``src -> dst`` with ``weight``.
+
+    Loops are dropped; of parallel entries the cheapest wins (ties: the lower edge
+    index). Rows are sorted, and within a row the columns, so ``entry_edge`` names the
+    edge behind each entry. Returns ``indptr`` (n + 1), ``cols``, ``weight`` and
+    ``entry_edge``.
+    """
+    keep = src != dst
+    edges = np.flatnonzero(keep).astype(np.int32)
+    order = np.lexsort((edges, weight[edges], dst[edges], src[edges]))
+    edges = edges[order]
+    s, d = src[edges], dst[edges]
+    first = np.ones(edges.size, dtype=bool)
+    first[1:] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
+    entry_edge = edges[first]
+    rows = s[first]
+    return {
+        "indptr": np.searchsorted(rows, np.arange(n + 1)).astype(np.int32),
+        "cols": d[first].astype(np.int32),
+        "weight": weight[entry_edge].astype(np.float64),
+        "entry_edge": entry_edge.astype(np.int32),
+    }
 
 
 class ScipyWalker:

@@ -57,6 +57,21 @@ AVAILABLE = _HAVE_NUMBA and os.environ.get("NAJDA_ROUTING_KERNEL", "numba").lowe
 compile_seconds: float | None = None
 
 
+def frozen(values: Any, dtype: Any) -> NDArray[Any]:
+    """``values`` as a read-only, C-contiguous plain ndarray of ``dtype`` (no copy when it
+    already is one, e.g. a memory-mapped file).
+
+    Graph arrays are always handed to compiled code read-only, whether built in memory
+    or memory-mapped from a graph store: numba compiles one version per read-only-ness,
+    so one convention means one compilation (done by :func:`warm_up`).
+    """
+    array = np.ascontiguousarray(values, dtype=dtype).view(np.ndarray)
+    if array.flags.writeable:
+        array = array.view()
+        array.flags.writeable = False
+    return array
+
+
 def _njit(fn: Any) -> Any:
     if not _HAVE_NUMBA:  # pragma: no cover
         return fn
@@ -361,9 +376,9 @@ class Csr:
     def __init__(
         self, indptr: Any, indices: Any, weight: Any, *, pool: ScratchPool | None = None
     ) -> None:
-        self.indptr = np.ascontiguousarray(indptr, dtype=np.int32)
-        self.indices = np.ascontiguousarray(indices, dtype=np.int32)
-        self.weight = np.ascontiguousarray(weight, dtype=np.float64)
+        self.indptr = frozen(indptr, np.int32)
+        self.indices = frozen(indices, np.int32)
+        self.weight = frozen(weight, np.float64)
         self.n = int(self.indptr.size - 1)
         if pool is not None and pool.n != self.n:
             raise ValueError("scratch pool for another node count")
