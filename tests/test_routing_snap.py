@@ -96,6 +96,28 @@ def test_the_limit_can_be_given_per_call(city: RoadGraph) -> None:
 def test_index_is_built_once_and_compact(city: RoadGraph) -> None:
     index = snap_index(city)
     assert snap_index(city) is index
-    assert index.point_seg.dtype == np.int32
+    assert index.cell_seg.dtype == np.int32 and not index.cell_seg.flags.writeable
     # twins share geometry: only one of each pair is indexed
     assert np.unique(index.seg_edge).size < city.edge_count
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(fx=st.floats(-8.0, 9.0), fy=st.floats(-8.0, 9.0))
+def test_far_points_find_the_exact_nearest_edge_without_a_limit(
+    city: RoadGraph, fx: float, fy: float
+) -> None:
+    """Points up to tens of kilometres outside the network (the grid is left behind)."""
+    lon = city.lon.min() + fx * (city.lon.max() - city.lon.min())
+    lat = city.lat.min() + fy * (city.lat.max() - city.lat.min())
+    snaps = snap_points(city, lon, lat, limit_m=float("inf"))
+    assert snaps.ok[0]
+    assert snaps.distance_m[0] == pytest.approx(brute_force(city, lon, lat), abs=1e-6)
+
+
+def test_the_index_is_plain_arrays_and_small(city: RoadGraph) -> None:
+    index = snap_index(city)
+    assert all(isinstance(a, np.ndarray) for a in index.arrays().values())
+    segments = index.seg_start.size
+    assert index.nbytes() < 40 * segments + 8 * city.edge_count + 16 * index.cell_key.size

@@ -72,10 +72,15 @@ def frozen(values: Any, dtype: Any) -> NDArray[Any]:
     return array
 
 
-def _njit(fn: Any) -> Any:
+def njit(fn: Any) -> Any:
+    """Compile ``fn`` with numba (cached on disk, releasing the GIL), or leave it as plain
+    Python when numba is missing."""
     if not _HAVE_NUMBA:  # pragma: no cover
         return fn
     return numba.njit(cache=True, nogil=True)(fn)
+
+
+_njit = njit
 
 
 @_njit

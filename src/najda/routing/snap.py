@@ -1,11 +1,8 @@
 """Snapping points (incidents, unit positions, stations) to the nearest road edge.
 
-The index is a KD-tree over the midpoints of pieces of at most ``spacing_m`` that every
-edge segment is cut into, each tagged with its segment. Any point of a segment is within
-``spacing_m / 2`` of one of them, so all segments that can be nearest lie within
-``d0 + spacing_m / 2`` of the query, where ``d0`` is the distance to the nearest tagged
-point; the exact point-to-segment distance is then computed for those candidates only.
-The result is the exact nearest edge, not an approximation. Distances are metric in a
+The index (:mod:`najda.routing.snap_grid`) buckets every segment of the edge geometries
+in a uniform grid and searches it ring by ring until no unseen segment can be nearer:
+the result is the exact nearest edge, not an approximation. Distances are metric in a
 frame scaled at the query's own latitude.
 
 Two-way roads are two directed edges with the same geometry; the lower edge index wins
@@ -21,14 +18,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from najda.errors import Unprocessable
 from najda.routing.graph import FloatArray, Int32Array, RoadGraph
+from najda.routing.snap_grid import CELL_M, SnapIndex, build_arrays
 
-SPACING_M = 40.0
-_K_CANDIDATES = (8, 32, 128)
-_TIE_M = 1e-6
 _ON_NODE = 1e-9
 
 
@@ -36,20 +30,6 @@ class OffNetwork(Unprocessable):
     """A point is farther from every road than the snapping limit allows."""
 
     code = "off_network"
-
-
-@dataclass(frozen=True)
-class SnapIndex:
-    """Segments of every edge and the KD-tree of points laid along them."""
-
-    seg_edge: Int32Array
-    seg_a: FloatArray
-    seg_b: FloatArray
-    seg_along: FloatArray
-    edge_geom_len: FloatArray
-    tree: cKDTree
-    point_seg: Int32Array
-    spacing_m: float
 
 
 @dataclass(frozen=True)
@@ -132,45 +112,15 @@ class Snap:
     time_to_head_s: float
 
 
-def snap_index(graph: RoadGraph, *, spacing_m: float = SPACING_M) -> SnapIndex:
+def snap_index(graph: RoadGraph, *, cell_m: float = CELL_M) -> SnapIndex:
     """The graph's snapping index, built on first use and kept with the graph."""
-    index: SnapIndex = graph.memo(("snap", spacing_m), lambda: _build_index(graph, spacing_m))
+
+    def build() -> SnapIndex:
+        arrays, meta = build_arrays(graph.geom_xy, graph.geom_offsets, graph.twin, cell_m=cell_m)
+        return SnapIndex(arrays, meta)
+
+    index: SnapIndex = graph.memo(("snap", cell_m), build)
     return index
-
-
-def _build_index(graph: RoadGraph, spacing_m: float) -> SnapIndex:
-    offsets = graph.geom_offsets
-    starts = np.ones(graph.geom_xy.shape[0], dtype=bool)
-    starts[offsets[1:] - 1] = False
-    # the twin of a two-way road has the same geometry: index the lower edge only
-    shadow = (graph.twin >= 0) & (graph.twin < np.arange(graph.edge_count))
-    starts &= ~np.repeat(shadow, np.diff(offsets))
-    seg_start = np.flatnonzero(starts)
-    seg_edge = (np.searchsorted(offsets, seg_start, side="right") - 1).astype(np.int32)
-    a, b = graph.geom_xy[seg_start], graph.geom_xy[seg_start + 1]
-    seg_len = np.hypot(*(b - a).T)
-    along = np.cumsum(seg_len) - seg_len
-    first_seg = np.searchsorted(seg_edge, seg_edge)
-    along -= along[first_seg]
-    edge_len = np.bincount(seg_edge, weights=seg_len, minlength=graph.edge_count)
-    # one point in the middle of every piece of at most spacing_m: any point of a
-    # segment is within spacing_m / 2 of a point tagged with that segment
-    pieces = np.maximum(np.ceil(seg_len / spacing_m).astype(np.int64), 1)
-    point_seg = np.repeat(np.arange(seg_edge.size, dtype=np.int32), pieces)
-    first_pt = np.cumsum(pieces) - pieces
-    t = (np.arange(point_seg.size) - first_pt[point_seg] + 0.5) / pieces[point_seg]
-    pts = a[point_seg] + (b - a)[point_seg] * t[:, None]
-    tree = cKDTree(pts, balanced_tree=False, compact_nodes=False)
-    return SnapIndex(
-        seg_edge=seg_edge,
-        seg_a=a,
-        seg_b=b,
-        seg_along=along,
-        edge_geom_len=edge_len.astype(np.float64),
-        tree=tree,
-        point_seg=point_seg,
-        spacing_m=spacing_m,
-    )
 
 
 def snap_points(graph: RoadGraph, lon: Any, lat: Any, *, limit_m: float | None = None) -> Snaps:
@@ -201,17 +151,17 @@ def snap_points(graph: RoadGraph, lon: Any, lat: Any, *, limit_m: float | None =
         return _empty(n)
     index = snap_index(graph)
     q = graph.frame.to_xy(lon, lat)
-    sx = _x_scale(graph, lat)
-    bound = (limit * float(np.max(1.0 / sx)) + index.spacing_m) if math.isfinite(limit) else np.inf
-    seg, dist, pos = _nearest_segments(index, q, sx, bound)
+    seg, dist, pos = index.nearest(graph.geom_xy, q, _x_scale(graph, lat), limit)
     edge = index.seg_edge[seg]
-    along = index.seg_along[seg] + pos * np.hypot(*(index.seg_b[seg] - index.seg_a[seg]).T)
+    a = graph.geom_xy[index.seg_start[seg]]
+    ab = graph.geom_xy[index.seg_start[seg] + 1] - a
+    along = index.seg_along[seg] + pos * np.hypot(*ab.T)
     glen = index.edge_geom_len[edge]
     fraction = np.clip(np.divide(along, glen, out=np.zeros_like(along), where=glen > 0), 0, 1)
     # on a node: exactly 0 or 1, so routing can leave or reach it from the node itself
     fraction[fraction < _ON_NODE] = 0.0
     fraction[fraction > 1.0 - _ON_NODE] = 1.0
-    point = index.seg_a[seg] + (index.seg_b[seg] - index.seg_a[seg]) * pos[:, None]
+    point = a + ab * pos[:, None]
     lonlat = graph.to_lonlat(point)
     ok = np.isfinite(dist) & (dist <= limit)
     return Snaps(
@@ -265,70 +215,6 @@ def _x_scale(graph: RoadGraph, lat: FloatArray) -> FloatArray:
     """Factor turning frame x into metres east at each query's own latitude."""
     c0 = math.cos(math.radians(graph.frame.lat0))
     return np.cos(np.radians(lat)) / c0
-
-
-def _nearest_segments(
-    index: SnapIndex, q: FloatArray, sx: FloatArray, bound: float
-) -> tuple[Int32Array, FloatArray, FloatArray]:
-    """(segment, distance, position along segment) of the exact nearest segment.
-
-    Segments farther than ``bound`` (in frame metres) may be missed: those rows get an
-    infinite distance. Rows whose candidate list came back full are asked again with a
-    longer list, then with a ball query, so the answer stays exact.
-    """
-    rows = np.arange(len(q))
-    seg = np.zeros(len(q), dtype=np.int32)
-    dist = np.full(len(q), np.inf)
-    pos = np.zeros(len(q))
-    for k in _K_CANDIDATES:
-        if rows.size == 0:
-            break
-        k = min(k, index.point_seg.size)
-        dk, ik = index.tree.query(q[rows], k=k, distance_upper_bound=bound)
-        dk, ik = dk.reshape(rows.size, k), ik.reshape(rows.size, k)
-        radius = _radius(index, dk[:, 0], sx[rows])
-        valid = dk <= radius[:, None]
-        cand = np.where(valid, index.point_seg[np.minimum(ik, index.point_seg.size - 1)], -1)
-        seg[rows], dist[rows], pos[rows] = _best_of(index, q[rows], sx[rows], cand)
-        full = valid[:, -1] if k < index.point_seg.size else np.zeros(rows.size, dtype=bool)
-        rows = rows[full]
-    for i in rows:
-        radius = _radius(index, np.array([dist[i]]), sx[i : i + 1])[0]
-        more = np.asarray(index.tree.query_ball_point(q[i], radius), dtype=np.int64)
-        s, d, p = _best_of(index, q[i : i + 1], sx[i : i + 1], index.point_seg[more][None, :])
-        seg[i], dist[i], pos[i] = s[0], d[0], p[0]
-    return seg, dist, pos
-
-
-def _radius(index: SnapIndex, d0: FloatArray, sx: FloatArray) -> FloatArray:
-    """Frame distance within which every possibly-nearest segment has an index point."""
-    stretch = np.maximum(sx, 1.0 / sx)
-    return (d0 + index.spacing_m / 2) * stretch * stretch * (1 + 1e-9) + 1e-6
-
-
-def _best_of(
-    index: SnapIndex, q: FloatArray, sx: FloatArray, cand: NDArray[np.integer[Any]]
-) -> tuple[Int32Array, FloatArray, FloatArray]:
-    """Exact nearest among candidate segments per row (-1 = no candidate)."""
-    safe = np.maximum(cand, 0)
-    scale = np.column_stack([sx, np.ones_like(sx)])[:, None, :]
-    a = index.seg_a[safe] * scale
-    ab = (index.seg_b[safe] - index.seg_a[safe]) * scale
-    ap = q[:, None, :] * scale - a
-    den = np.einsum("ijk,ijk->ij", ab, ab)
-    t = np.clip(
-        np.divide(np.einsum("ijk,ijk->ij", ap, ab), den, out=np.zeros_like(den), where=den > 0),
-        0.0,
-        1.0,
-    )
-    d = np.hypot(*(ap - ab * t[..., None]).transpose(2, 0, 1))
-    d = np.where(cand >= 0, d, np.inf)
-    best = d.min(axis=1)
-    tied = d <= best[:, None] + _TIE_M
-    choice = np.argmin(np.where(tied, safe, np.iinfo(safe.dtype).max), axis=1)
-    rows = np.arange(len(q))
-    seg = np.where(np.isfinite(best), safe[rows, choice], 0).astype(np.int32)
-    return seg, best, np.where(np.isfinite(best), t[rows, choice], 0.0)
 
 
 def _empty(n: int) -> Snaps:
