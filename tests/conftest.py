@@ -26,6 +26,20 @@ from najda.db.session import make_engine
 
 pytest_plugins = ["conftest_dispatch"]  # server/api fixtures of the HTTP tests
 _counter = itertools.count()
+_HOME: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Local state of this run (stored road graphs, secret keys) lives in a folder of its
+    own, never in the developer's NAJDA_HOME; servers the tests start inherit it."""
+    global _HOME
+    _HOME = Path(tempfile.mkdtemp(prefix="najda-home-", dir="/tmp"))
+    os.environ["NAJDA_HOME"] = str(_HOME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _HOME is not None:
+        shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -24,16 +24,22 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components, dijkstra
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from najda.errors import NotFound
 from najda.routing import kernel
+from najda.routing.arrays import load_arrays, save_arrays
+from najda.routing.warm import warm_up
+
+if TYPE_CHECKING:
+    from najda.routing.store import GraphStore
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ _PROGRESS_FROM_ROWS = 100_000
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Int32Array = NDArray[np.int32]
+#: named arrays and small values (see :mod:`najda.routing.arrays`)
+Derived = tuple[dict[str, NDArray[Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,12 @@ class RoadGraph:
         Default snapping limit (from ``settings.snap_limit_m`` when loaded).
     source
         Where the graph came from, for logs and reports.
+    fingerprint
+        Identifies the ``graph_version`` row the graph was built from (its id, time and
+        counts), so a stored copy is never mistaken for another database's graph.
+    store_dir
+        The folder of a :class:`~najda.routing.store.GraphStore` the arrays are mapped
+        from; derived structures (search arrays, the snap index) are kept there too.
     """
 
     region: str
@@ -128,6 +142,8 @@ class RoadGraph:
     component: Int32Array
     snap_limit_m: float = 500.0
     source: str = ""
+    fingerprint: str = ""
+    store_dir: Path | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -161,6 +177,32 @@ class RoadGraph:
     def nbytes(self) -> int:
         """Bytes held by the arrays (caches of searches and the snap index excluded)."""
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    def derived(self, name: str, build: Callable[[], Derived]) -> Derived:
+        """Arrays derived from the graph (search arrays, the snap index), built once.
+
+        With a :attr:`store_dir` they are read from ``store_dir/derived/<name>`` (memory
+        maps every process of a server shares) and written there by whoever builds them
+        first; otherwise they are built and kept in memory.
+        """
+
+        def make() -> Derived:
+            if self.store_dir is None:
+                return build()
+            folder = self.store_dir / "derived" / name
+            found = load_arrays(folder)
+            if found is None:
+                arrays, meta = build()
+                try:
+                    save_arrays(folder, arrays, meta)
+                except OSError as exc:  # a read-only store still serves the graph
+                    log.warning("cannot store %s of %s: %s", name, self.source, exc)
+                    return arrays, meta
+                found = load_arrays(folder)
+            return found if found is not None else build()
+
+        value: Derived = self.memo(("derived", name), make)
+        return value
 
     def memo(self, key: Any, build: Callable[[], Any], *, keep: int = 8) -> Any:
         """A derived structure cached on the graph (search matrices, snap index)."""
@@ -261,7 +303,7 @@ def build_graph(
         snap_limit_m=float(snap_limit_m),
         source=source,
     )
-    _validate(graph)
+    validate(graph)
     return graph
 
 
@@ -303,7 +345,8 @@ def _weak_components(n: int, u: Int32Array, v: Int32Array) -> Int32Array:
     return labels.astype(np.int32)
 
 
-def _validate(graph: RoadGraph) -> None:
+def validate(graph: RoadGraph) -> None:
+    """Raise ValueError when the arrays of ``graph`` do not fit together."""
     m = graph.edge_count
     sizes = [
         graph.edge_v.size,
@@ -542,13 +585,22 @@ class ScipyWalker:
         pass
 
 
+FREE_FLOW = ("free_flow",)
+
+
 def search_for(graph: RoadGraph, weight: FloatArray, weight_key: Any, *, reverse: bool) -> Search:
     """The cached :class:`Search` of ``graph`` for these edge weights and direction."""
 
     def build() -> Search:
         src, dst = (graph.edge_v, graph.edge_u) if reverse else (graph.edge_u, graph.edge_v)
         pool = graph.memo(("scratch_pool",), lambda: kernel.ScratchPool(graph.node_count))
-        return Search(graph.node_count, src, dst, weight, pool=pool)
+        if weight_key != FREE_FLOW:  # profile weights are made per query hour, not stored
+            return Search(graph.node_count, src, dst, weight, pool=pool)
+        arrays, _ = graph.derived(
+            "search-reverse" if reverse else "search-forward",
+            lambda: (search_arrays(graph.node_count, src, dst, weight), {}),
+        )
+        return Search.from_arrays(graph.node_count, arrays, pool=pool)
 
     search: Search = graph.memo(("search", weight_key, reverse), build)
     return search
@@ -566,25 +618,61 @@ _EDGE_SQL = """
 """
 
 
+@dataclass(frozen=True)
+class GraphRef:
+    """Which road graph a region has now: its ``graph_version`` row.
+
+    ``version`` is 0 (and ``fingerprint`` empty) when the region has no graph yet.
+    """
+
+    region: str
+    region_id: int
+    version: int
+    fingerprint: str
+
+
+_REF_SQL = text("""
+    SELECT r.id, g.version, g.id, g.created_at, g.node_count, g.edge_count
+    FROM region r
+    LEFT JOIN LATERAL (
+        SELECT * FROM graph_version WHERE region_id = r.id ORDER BY version DESC LIMIT 1
+    ) g ON true
+    WHERE r.code = :c
+""")
+
+
+def graph_ref(conn: Connection, region: str) -> GraphRef:
+    """The current :class:`GraphRef` of ``region`` (one small query).
+
+    Raises
+    ------
+    NotFound
+        No such region.
+    """
+    row = conn.execute(_REF_SQL, {"c": region}).first()
+    if row is None:
+        raise NotFound(f"unknown region: {region}", details={"region": region})
+    rid, version, gid, created, nodes, edges = row
+    if version is None:
+        return GraphRef(region, int(rid), 0, "")
+    stamp = created.isoformat() if created is not None else ""
+    return GraphRef(region, int(rid), int(version), f"{gid}|{stamp}|{nodes}|{edges}")
+
+
 def region_graph_version(engine: Engine, region: str) -> tuple[int, int]:
     """(region id, latest graph version) of ``region``; version 0 when it has none."""
     with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT r.id, coalesce(max(g.version), 0) FROM region r "
-                "LEFT JOIN graph_version g ON g.region_id = r.id WHERE r.code = :c GROUP BY r.id"
-            ),
-            {"c": region},
-        ).first()
-    if row is None:
-        raise NotFound(f"unknown region: {region}", details={"region": region})
-    return int(row[0]), int(row[1])
+        ref = graph_ref(conn, region)
+    return ref.region_id, ref.version
 
 
 def load_graph(
     engine: Engine, region: str, *, snap_limit_m: float | None = None, progress: bool | None = None
 ) -> RoadGraph:
     """Load the road graph of ``region`` from ``road_node`` and ``road_edge``.
+
+    The version and the rows are read in one repeatable-read transaction, so the graph is
+    exactly the version it says, even while a re-import commits.
 
     Parameters
     ----------
@@ -608,33 +696,35 @@ def load_graph(
 
         snap_limit_m = load_settings().snap_limit_m
     started = time.perf_counter()
-    rid, version = region_graph_version(engine, region)
-    with engine.connect() as conn:
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        ref = graph_ref(conn, region)
         n_edges = conn.execute(
-            text("SELECT count(*) FROM road_edge WHERE region_id = :r"), {"r": rid}
+            text("SELECT count(*) FROM road_edge WHERE region_id = :r"), {"r": ref.region_id}
         ).scalar_one()
         if n_edges == 0:
             raise NotFound(f"region {region} has no road graph", details={"region": region})
         show = progress if progress is not None else None
         if progress is None and n_edges < _PROGRESS_FROM_ROWS:
             show = False
+        rid = ref.region_id
         nodes = _fetch_columns(conn, _NODE_SQL, rid, 3, desc="road nodes", enabled=show)
         edges = _fetch_edges(conn, rid, int(n_edges), enabled=show)
     graph = build_graph(
         region=region,
-        version=version,
+        version=ref.version,
         node_id=nodes[0],
         lon=nodes[1],
         lat=nodes[2],
         snap_limit_m=snap_limit_m,
-        source=f"postgis:{region}@{version}",
+        source=f"postgis:{region}@{ref.version}",
         **edges,
     )
-    kernel.warm_up()  # compile or load the search kernel now, not in the first ranking
+    graph.fingerprint = ref.fingerprint
+    warm_up()  # compile or load the compiled code now, not in the first ranking
     log.info(
         "loaded road graph %s v%d: %d nodes, %d edges in %.1f s",
         region,
-        version,
+        ref.version,
         graph.node_count,
         graph.edge_count,
         time.perf_counter() - started,
@@ -703,9 +793,12 @@ def _fetch_edges(conn: Any, rid: int, total: int, *, enabled: bool | None) -> di
 class GraphCache:
     """Loaded graphs keyed by (database, region, graph version); a small LRU.
 
-    :meth:`get` asks the database for the region's latest ``graph_version`` (one small
-    query) and reloads only when it changed, so a re-import is picked up on the next
-    request while the old graph keeps serving requests already running.
+    :meth:`get` asks the database for the region's current ``graph_version`` (one small
+    query; :meth:`get_ref` skips it for callers that read the :class:`GraphRef` along
+    with their own data) and loads only when it changed, so a re-import is picked up on
+    the next request while the old graph keeps serving requests already running. With a
+    :class:`~najda.routing.store.GraphStore`, a load maps the stored arrays when another
+    process (or an earlier run) has stored them, and stores them otherwise.
 
     Parameters
     ----------
@@ -713,14 +806,24 @@ class GraphCache:
         Graphs kept at most (older versions are dropped first).
     snap_limit_m
         Snapping limit given to loaded graphs (default ``settings.snap_limit_m``).
+    store
+        Where graphs are kept as files and memory-mapped (none: each process loads its
+        own copy from PostGIS).
     """
 
-    def __init__(self, *, maxsize: int = 4, snap_limit_m: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        maxsize: int = 4,
+        snap_limit_m: float | None = None,
+        store: GraphStore | None = None,
+    ) -> None:
         self.maxsize = maxsize
         self.snap_limit_m = snap_limit_m
-        self._graphs: OrderedDict[tuple[str, str, int], RoadGraph] = OrderedDict()
+        self.store = store
+        self._graphs: OrderedDict[tuple[str, str, int, str], RoadGraph] = OrderedDict()
         self._lock = threading.Lock()  # guards the dict only, never held while loading
-        self._loading: dict[tuple[str, str, int], threading.Lock] = {}
+        self._loading: dict[tuple[str, str, int, str], threading.Lock] = {}
         self.loads = 0
 
     def get(self, engine: Engine, region: str) -> RoadGraph:
@@ -729,8 +832,18 @@ class GraphCache:
         Only requests for the same region and version wait for its load; other regions,
         and graphs already loaded, are served meanwhile.
         """
-        _, version = region_graph_version(engine, region)
-        key = (engine.url.render_as_string(hide_password=True), region, version)
+        with engine.connect() as conn:
+            ref = graph_ref(conn, region)
+        return self.get_ref(engine, ref)
+
+    def get_ref(self, engine: Engine, ref: GraphRef) -> RoadGraph:
+        """The graph of ``ref`` (a :class:`GraphRef` the caller has just read)."""
+        key = (
+            engine.url.render_as_string(hide_password=True),
+            ref.region,
+            ref.version,
+            ref.fingerprint,
+        )
         with self._lock:
             if key in self._graphs:
                 self._graphs.move_to_end(key)
@@ -740,7 +853,7 @@ class GraphCache:
             with self._lock:
                 if key in self._graphs:  # loaded by the request we waited for
                     return self._graphs[key]
-            graph = load_graph(engine, region, snap_limit_m=self.snap_limit_m)
+            graph = self._load(engine, ref)
             with self._lock:
                 self.loads += 1
                 for k in [k for k in self._graphs if k[:2] == key[:2]]:
@@ -750,6 +863,24 @@ class GraphCache:
                     self._graphs.popitem(last=False)
                 self._loading.pop(key, None)
             return graph
+
+    def _load(self, engine: Engine, ref: GraphRef) -> RoadGraph:
+        def load() -> RoadGraph:
+            return load_graph(engine, ref.region, snap_limit_m=self.snap_limit_m)
+
+        if self.store is None or ref.version == 0:
+            return load()
+        limit = self.snap_limit_m
+        if limit is None:
+            from najda.config import load_settings
+
+            limit = load_settings().snap_limit_m
+        return self.store.get(ref, load, snap_limit_m=limit)
+
+    def loaded(self) -> list[RoadGraph]:
+        """The graphs held now, least recently used first."""
+        with self._lock:
+            return list(self._graphs.values())
 
     def clear(self) -> None:
         with self._lock:

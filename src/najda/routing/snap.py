@@ -116,7 +116,10 @@ def snap_index(graph: RoadGraph, *, cell_m: float = CELL_M) -> SnapIndex:
     """The graph's snapping index, built on first use and kept with the graph."""
 
     def build() -> SnapIndex:
-        arrays, meta = build_arrays(graph.geom_xy, graph.geom_offsets, graph.twin, cell_m=cell_m)
+        arrays, meta = graph.derived(
+            f"snap-{cell_m:g}m",
+            lambda: build_arrays(graph.geom_xy, graph.geom_offsets, graph.twin, cell_m=cell_m),
+        )
         return SnapIndex(arrays, meta)
 
     index: SnapIndex = graph.memo(("snap", cell_m), build)

@@ -311,3 +311,13 @@ def _query_all(q, sxs, limit, grid, x0, y0, cell, seg, dist, pos):
             for k in range(r + 1):
                 _visit_ring(k, cx, cy, qs, grid, True, best, out)
             seg[i], dist[i], pos[i] = int(out[0]), best, out[2]
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the query, with the argument types of real
+    graphs, so the first snap of a server is not slow."""
+    xy = np.array([[0.0, 0.0], [50.0, 0.0], [50.0, 0.0], [50.0, 80.0]])
+    arrays, meta = build_arrays(xy, np.array([0, 2, 4]), np.array([-1, -1], dtype=np.int32))
+    SnapIndex(arrays, meta).nearest(
+        frozen(xy, np.float64), np.array([[10.0, 5.0]]), np.ones(1), math.inf
+    )

@@ -9,17 +9,26 @@ from najda.dispatch.incidents import Incident
 from najda.dispatch.recommend import estimate_units
 from najda.errors import NajdaError
 from najda.routing.graph import GraphCache
+from najda.routing.store import GraphStore
 from najda.web.state import engine, web_state
 
 _KEY = "najda.dispatch.graphs"
 
 
 def graph_source() -> GraphCache:
-    """This application's graph cache (made on first use; reloads on a new version)."""
+    """This application's graph cache (made on first use; reloads on a new version).
+
+    Graphs are kept as files in ``NAJDA_HOME/graphs`` and memory-mapped, so the
+    workers of one server share one copy (see :mod:`najda.routing.store`).
+    """
     cache = current_app.extensions.get(_KEY)
     if cache is None:
+        settings = web_state().settings
         cache = current_app.extensions.setdefault(
-            _KEY, GraphCache(snap_limit_m=web_state().settings.snap_limit_m)
+            _KEY,
+            GraphCache(
+                snap_limit_m=settings.snap_limit_m, store=GraphStore(settings.home / "graphs")
+            ),
         )
     return cache
 
