@@ -9,6 +9,7 @@ are kept only in the catalogue files, so :func:`read_catalogue` reads them from 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,19 @@ _COLUMNS = "id, code, category, name_en, name_ar, default_priority, response_pla
 
 
 def _from_row(row: Any) -> IncidentType:
+    return incident_type_from(row._mapping)
+
+
+def incident_type_from(values: Mapping[str, Any]) -> IncidentType:
+    """An :class:`IncidentType` from an ``incident_type`` row as a mapping."""
     return IncidentType(
-        id=row.id,
-        code=row.code,
-        category=row.category,
-        name_en=row.name_en,
-        name_ar=row.name_ar,
-        default_priority=row.default_priority,
-        response_plan=tuple(parse_plan(row.response_plan or [])),
+        id=values["id"],
+        code=values["code"],
+        category=values["category"],
+        name_en=values["name_en"],
+        name_ar=values["name_ar"],
+        default_priority=values["default_priority"],
+        response_plan=tuple(parse_plan(values["response_plan"] or [])),
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from najda import events
 from najda.dispatch import lifecycle
 from najda.dispatch.auth import User, require
-from najda.dispatch.catalogue import IncidentType, incident_type_by_code, incident_type_by_id
+from najda.dispatch.catalogue import IncidentType, incident_type_by_code, incident_type_from
 from najda.dispatch.placement import check_coordinates, next_incident_number, place_point
 from najda.dispatch.store import transaction
 from najda.dispatch.timefmt import local_year, utcnow
@@ -315,21 +315,51 @@ def create_incident(engine: Engine, new: NewIncident, *, by: User) -> Incident:
         return created
 
 
+# One statement reads an incident whole: its row, region, governorate, call, type, and
+# its jurisdictions and assignments aggregated as JSON (the queue reads many at once).
 _INCIDENT_SQL = """
     SELECT i.*, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, r.code AS region_code,
            r.timezone, g.code AS gov_code, g.name_en AS gov_name_en, g.name_ar AS gov_name_ar,
-           c.answered_at AS call_answered_at
+           c.answered_at AS call_answered_at, to_jsonb(t) AS type_row,
+           (SELECT coalesce(json_agg(json_build_object(
+                       'id', j.id, 'code', j.code, 'name_en', j.name_en, 'name_ar', j.name_ar,
+                       'agency_id', a.id, 'agency_code', a.code) ORDER BY a.code), '[]')
+            FROM incident_jurisdiction ij JOIN jurisdiction j ON j.id = ij.jurisdiction_id
+            JOIN agency a ON a.id = ij.agency_id WHERE ij.incident_id = i.id) AS jurisdictions,
+           (SELECT coalesce(json_agg(json_build_object(
+                       'id', s.id, 'unit_id', s.unit_id, 'call_sign', u.call_sign,
+                       'agency_code', a.code, 'capability', s.capability, 'eta_s', s.eta_s,
+                       'distance_m', s.distance_m, 'route', ST_AsGeoJSON(s.route)::json,
+                       'assigned_at', s.assigned_at, 'released_at', s.released_at,
+                       'release_reason', s.release_reason, 'en_route_at', p.en_route_at,
+                       'on_scene_at', p.on_scene_at) ORDER BY s.id), '[]')
+            FROM assignment s JOIN unit u ON u.id = s.unit_id JOIN agency a ON a.id = u.agency_id
+            LEFT JOIN assignment_progress p ON p.assignment_id = s.id
+            WHERE s.incident_id = i.id) AS assignments
     FROM incident i JOIN region r ON r.id = i.region_id
+    JOIN incident_type t ON t.id = i.incident_type_id
     LEFT JOIN governorate g ON g.id = i.governorate_id
     LEFT JOIN incident_call c ON c.incident_id = i.id
 """
+_ONE = text(_INCIDENT_SQL + " WHERE i.id = :id")
+_ONE_LOCKED = text(_INCIDENT_SQL + " WHERE i.id = :id FOR UPDATE OF i")
+_QUEUE = text(
+    _INCIDENT_SQL
+    + """ WHERE (CAST(:st AS text[]) IS NULL OR i.status = ANY(:st))
+    ORDER BY i.priority, i.received_at, i.id LIMIT :limit"""
+)
+_ASSIGNMENT_TIMES = ("assigned_at", "released_at", "en_route_at", "on_scene_at")
 
 
 def load_incident(conn: Connection, incident_id: int, *, lock: bool = False) -> Incident:
-    sql = _INCIDENT_SQL + " WHERE i.id = :id" + (" FOR UPDATE OF i" if lock else "")
-    row = conn.execute(text(sql), {"id": incident_id}).mappings().first()
+    """The incident whole (one statement); ``lock`` takes its row lock too."""
+    row = conn.execute(_ONE_LOCKED if lock else _ONE, {"id": incident_id}).mappings().first()
     if row is None:
         raise NotFound(f"no incident {incident_id}", details={"incident_id": incident_id})
+    return _incident(row)
+
+
+def _incident(row: Any) -> Incident:
     governorate = None
     if row["governorate_id"] is not None:
         governorate = {
@@ -344,7 +374,7 @@ def load_incident(conn: Connection, incident_id: int, *, lock: bool = False) -> 
         status=row["status"],
         priority=row["priority"],
         priority_reason=row["priority_reason"],
-        type=incident_type_by_id(conn, row["incident_type_id"]),
+        type=incident_type_from(row["type_row"]),
         lon=row["lon"],
         lat=row["lat"],
         address=row["address"],
@@ -353,48 +383,22 @@ def load_incident(conn: Connection, incident_id: int, *, lock: bool = False) -> 
         region_code=row["region_code"],
         timezone=row["timezone"],
         governorate=governorate,
-        jurisdictions=_jurisdictions(conn, incident_id),
+        jurisdictions=list(row["jurisdictions"]),
         timestamps={s: row[col] for s, col in lifecycle.TIMESTAMP_COLUMN.items()},
-        assignments=_assignments(conn, incident_id),
+        assignments=[_assignment(a) for a in row["assignments"]],
         call_answered_at=row["call_answered_at"],
     )
 
 
-def _jurisdictions(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
-    rows = (
-        conn.execute(
-            text("""
-        SELECT j.id, j.code, j.name_en, j.name_ar, a.id AS agency_id, a.code AS agency_code
-        FROM incident_jurisdiction ij JOIN jurisdiction j ON j.id = ij.jurisdiction_id
-        JOIN agency a ON a.id = ij.agency_id WHERE ij.incident_id = :i ORDER BY a.code"""),
-            {"i": incident_id},
-        )
-        .mappings()
-        .all()
-    )
-    return [dict(r) for r in rows]
+def _assignment(values: dict[str, Any]) -> AssignmentView:
+    times = {k: _moment(values[k]) for k in _ASSIGNMENT_TIMES}
+    route = values["route"]["coordinates"] if values["route"] else None
+    return AssignmentView(**{**values, **times, "route": route})
 
 
-def _assignments(conn: Connection, incident_id: int) -> list[AssignmentView]:
-    rows = (
-        conn.execute(
-            text("""
-        SELECT s.id, s.unit_id, u.call_sign, a.code AS agency_code, s.capability, s.eta_s,
-               s.distance_m, ST_AsGeoJSON(s.route) AS route, s.assigned_at, s.released_at,
-               s.release_reason, p.en_route_at, p.on_scene_at
-        FROM assignment s JOIN unit u ON u.id = s.unit_id JOIN agency a ON a.id = u.agency_id
-        LEFT JOIN assignment_progress p ON p.assignment_id = s.id
-        WHERE s.incident_id = :i ORDER BY s.id"""),
-            {"i": incident_id},
-        )
-        .mappings()
-        .all()
-    )
-    out = []
-    for r in rows:
-        route = json.loads(r["route"])["coordinates"] if r["route"] else None
-        out.append(AssignmentView(**{**r, "route": route}))
-    return out
+def _moment(value: str | None) -> datetime | None:
+    """A timestamp from PostgreSQL's JSON (ISO 8601 with offset), timezone-aware."""
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def get_incident(engine: Engine, incident_id: int, *, by: User) -> Incident:
@@ -412,17 +416,8 @@ def list_incidents(
         if status not in lifecycle.STATUSES:
             raise InvalidInput(f"unknown status: {status}", details={"field": "status"})
     with transaction(engine) as conn:
-        ids = (
-            conn.execute(
-                text("""
-            SELECT id FROM incident WHERE (CAST(:st AS text[]) IS NULL OR status = ANY(:st))
-            ORDER BY priority, received_at, id LIMIT :limit"""),
-                {"st": statuses or None, "limit": limit},
-            )
-            .scalars()
-            .all()
-        )
-        return [load_incident(conn, i) for i in ids]
+        rows = conn.execute(_QUEUE, {"st": statuses or None, "limit": limit}).mappings()
+        return [_incident(r) for r in rows]
 
 
 def transition(
