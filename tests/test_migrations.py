@@ -66,3 +66,29 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     assert "road_edge" not in inspect(engine).get_table_names()
     upgrade(engine)
     assert current_revision(engine) == head
+
+
+def test_boundary_parts_follow_their_polygons(riyadh_engine: Engine) -> None:
+    """Governorates and jurisdictions are kept cut into small parts (migration 0007):
+    the parts cover exactly the polygon, after an import and after any change."""
+    check = """
+        SELECT count(*) FROM {t} x
+        WHERE ST_Area(ST_SymDifference(x.geom,
+                (SELECT ST_Union(p.geom) FROM {t}_part p WHERE p.{t}_id = x.id))) > 1e-12
+           OR (SELECT max(ST_NPoints(p.geom)) FROM {t}_part p WHERE p.{t}_id = x.id) > 128
+    """
+    with riyadh_engine.begin() as conn:
+        for table in ("governorate", "jurisdiction"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}_part")).scalar_one() > 0
+            assert conn.execute(text(check.format(t=table))).scalar_one() == 0, table
+        conn.execute(
+            text("""UPDATE jurisdiction SET geom = ST_Multi(ST_Buffer(ST_Centroid(geom), 0.01))
+                    WHERE id = (SELECT min(id) FROM jurisdiction)""")
+        )
+        assert conn.execute(text(check.format(t="jurisdiction"))).scalar_one() == 0
+        conn.execute(text("DELETE FROM jurisdiction WHERE id = (SELECT min(id) FROM jurisdiction)"))
+        orphans = conn.execute(
+            text("""SELECT count(*) FROM jurisdiction_part p
+                    LEFT JOIN jurisdiction j ON j.id = p.jurisdiction_id WHERE j.id IS NULL""")
+        ).scalar_one()
+        assert orphans == 0

@@ -427,3 +427,25 @@ class AssignmentProgress(Base):
     )
     en_route_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     on_scene_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# -- boundaries cut for point-in-polygon lookups (migration 0007, kept by triggers) -------
+class GovernoratePart(Base):
+    """A piece (at most 128 vertices) of a governorate polygon."""
+
+    __tablename__ = "governorate_part"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    governorate_id: Mapped[int] = mapped_column(ForeignKey("governorate.id", ondelete="CASCADE"))
+    area: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(_geom("GEOMETRY"))
+
+
+class JurisdictionPart(Base):
+    """A piece (at most 128 vertices) of an agency jurisdiction polygon."""
+
+    __tablename__ = "jurisdiction_part"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    agency_id: Mapped[int] = mapped_column(Integer)
+    area: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(_geom("GEOMETRY"))

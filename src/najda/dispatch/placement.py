@@ -1,8 +1,9 @@
 """Where a point falls: its region, governorate and each agency's jurisdiction.
 
-All three are spatial look-ups that PostGIS answers through the GiST indexes on
-``governorate.geom``, ``region.geom`` and ``jurisdiction.geom`` (``ST_Covers`` with a
-constant point is index-assisted).
+All three are spatial look-ups that PostGIS answers through GiST indexes (``ST_Covers``
+with a constant point is index-assisted): governorates and jurisdictions through their
+subdivided parts (``governorate_part``, ``jurisdiction_part``, migration 0007), whose
+small pieces make the exact test cheap; regions through ``region.geom``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def place_point(conn: Connection, *, lon: float, lat: float) -> Placement:
     row = (
         conn.execute(
             text(f"""
-        SELECT g.id AS governorate_id, g.region_id FROM governorate g
-        WHERE ST_Covers(g.geom, {_POINT}) ORDER BY ST_Area(g.geom), g.id LIMIT 1"""),
+        SELECT g.id AS governorate_id, g.region_id
+        FROM governorate_part p JOIN governorate g ON g.id = p.governorate_id
+        WHERE ST_Covers(p.geom, {_POINT}) ORDER BY p.area, g.id LIMIT 1"""),
             params,
         )
         .mappings()
@@ -95,9 +97,10 @@ def jurisdictions_at(conn: Connection, *, region_id: int, lon: float, lat: float
     """Agency id -> the (smallest) jurisdiction of that agency covering the point."""
     rows = conn.execute(
         text(f"""
-        SELECT DISTINCT ON (agency_id) agency_id, id FROM jurisdiction
-        WHERE region_id = :rid AND ST_Covers(geom, {_POINT})
-        ORDER BY agency_id, ST_Area(geom), id"""),
+        SELECT DISTINCT ON (p.agency_id) p.agency_id, p.jurisdiction_id
+        FROM jurisdiction_part p JOIN jurisdiction j ON j.id = p.jurisdiction_id
+        WHERE j.region_id = :rid AND ST_Covers(p.geom, {_POINT})
+        ORDER BY p.agency_id, p.area, p.jurisdiction_id"""),
         {"rid": region_id, "lon": lon, "lat": lat},
     ).all()
     return {int(agency): int(jid) for agency, jid in rows}

@@ -26,10 +26,10 @@ _STATE_SQL = """
     JOIN agency a ON a.id = u.agency_id
     LEFT JOIN station s ON s.id = u.station_id
     LEFT JOIN LATERAL (
-        SELECT j.id FROM jurisdiction j
-        WHERE j.agency_id = u.agency_id
-          AND ST_Covers(j.geom, coalesce(s.geom, u.last_position))
-        ORDER BY ST_Area(j.geom), j.id LIMIT 1) hj ON true
+        SELECT p.jurisdiction_id AS id FROM jurisdiction_part p
+        WHERE p.agency_id = u.agency_id
+          AND ST_Covers(p.geom, coalesce(s.geom, u.last_position))
+        ORDER BY p.area, p.jurisdiction_id LIMIT 1) hj ON true
 """
 
 
