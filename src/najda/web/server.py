@@ -14,16 +14,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from najda.config import Settings, project_root
+from najda.config import Settings
 
 
 def _gunicorn_command(host: str, port: int, workers: int | None) -> list[str]:
-    conf = project_root() / "gunicorn.conf.py"
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}"]
-    if conf.is_file():
-        cmd += ["-c", str(conf)]
-    else:  # an installed package without the checkout: the same settings inline
-        cmd += ["-k", "gthread", "--threads", "8", "najda.web:create_app()"]
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:najda.web.gunicorn_conf"]
+    cmd += ["--bind", f"{host}:{port}"]
     if workers:
         cmd += ["--workers", str(workers)]
     return cmd
