@@ -6,7 +6,7 @@ Run with ``.venv/bin/python benchmarks/avl.py`` (``make bench``). It
    set, creating its units under a ``BENCH-<pid>-`` call sign and deleting them after),
    migrates it, loads the catalogue and creates ``--units`` units with device
    credentials;
-2. starts gunicorn with the project's ``gunicorn.conf.py`` on a free port of 127.0.0.1;
+2. starts gunicorn with the project's configuration on a free port of 127.0.0.1;
 3. phase *batch*: client threads (in ``--procs`` processes) post batches of ``--batch``
    fixes to ``POST /api/v1/avl/positions`` for ``--seconds``; phase *single*: the same
    with one fix per request, recording each request's latency; phase *resend*: a sample of
@@ -110,8 +110,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class Served:
+    """A running server: its port, its master process, seconds it took to answer."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    ready_s: float
+
+
 @contextmanager
-def gunicorn(url: str, *, workers: int, threads: int) -> Iterator[int]:
+def gunicorn(url: str, *, workers: int, threads: int, home: Path | None = None) -> Iterator[Served]:
+    """gunicorn with the project's configuration on a free port (NAJDA_HOME ``home``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -120,19 +130,21 @@ def gunicorn(url: str, *, workers: int, threads: int) -> Iterator[int]:
         "NAJDA_WORKERS": str(workers),
         "NAJDA_THREADS": str(threads),
         "NAJDA_LOG_LEVEL": "warning",
+        **({"NAJDA_HOME": str(home)} if home is not None else {}),
     }
+    started = time.perf_counter()
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py")],
+        [sys.executable, "-m", "gunicorn", "-c", "python:najda.web.gunicorn_conf"],
         env=env,
         cwd=ROOT,
     )
     try:
-        wait_ready(port, proc)
-        yield port
+        wait_ready(port, proc, timeout_s=300)
+        yield Served(port, proc, time.perf_counter() - started)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
 
@@ -395,7 +407,8 @@ def main() -> None:
     )
     with database() as (engine, url):
         units = prepare(engine, units=args.units, prefix=prefix)
-        with gunicorn(url, workers=args.workers, threads=args.server_threads) as port:
+        with gunicorn(url, workers=args.workers, threads=args.server_threads) as served:
+            port = served.port
             common = {
                 "procs": args.procs,
                 "threads": args.threads,
