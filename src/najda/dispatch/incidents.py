@@ -66,6 +66,10 @@ class AssignmentView:
     release_reason: str | None
     en_route_at: datetime | None  # this unit's own progress (its first report)
     on_scene_at: datetime | None
+    # how eta_s was made (road, straight_line, none) and why not by road, as recorded
+    # in the unit_assigned event (None for assignments made before it was recorded)
+    eta_method: str | None = None
+    eta_reason: str | None = None
 
     @property
     def active(self) -> bool:
@@ -381,9 +385,12 @@ def _assignments(conn: Connection, incident_id: int) -> list[AssignmentView]:
             text("""
         SELECT s.id, s.unit_id, u.call_sign, a.code AS agency_code, s.capability, s.eta_s,
                s.distance_m, ST_AsGeoJSON(s.route) AS route, s.assigned_at, s.released_at,
-               s.release_reason, p.en_route_at, p.on_scene_at
+               s.release_reason, p.en_route_at, p.on_scene_at,
+               e.details ->> 'eta_method' AS eta_method, e.details ->> 'eta_reason' AS eta_reason
         FROM assignment s JOIN unit u ON u.id = s.unit_id JOIN agency a ON a.id = u.agency_id
         LEFT JOIN assignment_progress p ON p.assignment_id = s.id
+        LEFT JOIN incident_event e ON e.incident_id = s.incident_id AND e.kind = 'unit_assigned'
+             AND e.details ->> 'assignment_id' = s.id::text
         WHERE s.incident_id = :i ORDER BY s.id"""),
             {"i": incident_id},
         )
