@@ -121,22 +121,30 @@ ROAD = Basis()
 
 
 def incident_basis(graph: Any, point: tuple[float, float], *, pace: StraightLine) -> Basis:
-    """Road ETAs if ``point`` snaps to ``graph`` (None: no road network), else why not."""
-    from najda.routing.snap import OffNetwork, snap_point
+    """Road ETAs if ``point`` snaps to ``graph`` (None: no road network), else why not.
+
+    The decision is :func:`~najda.routing.snap.snap_point`'s (the exact nearest road
+    within the graph's snapping limit), but made from one unlimited nearest-road query:
+    it also gives the distance to show, and it is fast for a point far from every road,
+    where a limited query first searches in vain (about 45 ms on Doha, against 0.6 ms).
+    """
+    from najda.routing.snap import snap_points
 
     if graph is None:
         return Basis("straight_line", "no_road_graph", pace=pace)
-    try:
-        snap_point(graph, float(point[0]), float(point[1]))
-    except OffNetwork as exc:
-        return Basis(
-            "straight_line",
-            "off_network",
-            road_distance_m=exc.details.get("distance_m"),
-            snap_limit_m=exc.details.get("limit_m"),
-            pace=pace,
-        )
-    return ROAD
+    limit = float(graph.snap_limit_m)
+    distance = float(
+        snap_points(graph, float(point[0]), float(point[1]), limit_m=math.inf).distance_m[0]
+    )
+    if math.isfinite(distance) and distance <= limit:
+        return ROAD
+    return Basis(
+        "straight_line",
+        "off_network",
+        road_distance_m=distance if math.isfinite(distance) else None,
+        snap_limit_m=limit,
+        pace=pace,
+    )
 
 
 def straight_line_ranked(
