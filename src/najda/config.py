@@ -50,6 +50,11 @@ class Settings:
         An optional raster tile layer under the map; the map draws its own base without.
     siting_time_limit_s
         The station-siting solver stops after this long when asked through the API.
+    straight_line_speed_kph, straight_line_detour
+        Where road routing cannot answer (an incident farther than ``snap_limit_m``
+        from every road), travel times are estimated as the great-circle distance
+        times the detour factor, driven at this speed; such ETAs are flagged
+        ``straight_line`` wherever they are shown.
     """
 
     database_url: str = ""
@@ -64,6 +69,8 @@ class Settings:
     tile_url: str = ""
     tile_attribution: str = ""
     siting_time_limit_s: float = 10.0
+    straight_line_speed_kph: float = 50.0
+    straight_line_detour: float = 1.4
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -82,6 +89,8 @@ _ENV = {
     "tile_url": "NAJDA_TILE_URL",
     "tile_attribution": "NAJDA_TILE_ATTRIBUTION",
     "siting_time_limit_s": "NAJDA_SITING_TIME_LIMIT_S",
+    "straight_line_speed_kph": "NAJDA_STRAIGHT_LINE_SPEED_KPH",
+    "straight_line_detour": "NAJDA_STRAIGHT_LINE_DETOUR",
 }
 
 

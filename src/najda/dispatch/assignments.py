@@ -45,11 +45,22 @@ class UnitRequest:
 
 @dataclass(frozen=True)
 class Estimate:
-    """The routing engine's prediction for one unit (all optional)."""
+    """The prediction for one unit (all optional).
+
+    ``method`` is how it was made: ``road`` (the routing engine), ``straight_line`` (an
+    estimate from the great-circle distance, :class:`najda.dispatch.travel.StraightLine`,
+    with ``reason`` saying why not by road) or None (no estimate: recorded as ``none``).
+    """
 
     eta_s: float | None = None
     distance_m: float | None = None
     route: Sequence[tuple[float, float]] = ()
+    method: str | None = None
+    reason: str | None = None
+
+    @property
+    def method_recorded(self) -> str:
+        return self.method or "none"
 
 
 #: computes estimates for units going to an incident: (incident, unit ids) -> by unit id
@@ -175,17 +186,22 @@ def _assign_one(
         },
     ).scalar_one()
     conn.execute(text("UPDATE unit SET status = 'dispatched' WHERE id = :id"), {"id": unit.id})
+    # The timeline event is the assignment's record of how its ETA was made (no column
+    # of its own: the assignment_id ties the two).
     record_event(
         conn,
         incident.id,
         "unit_assigned",
         by=by,
         details={
+            "assignment_id": assignment_id,
             "unit_id": unit.id,
             "call_sign": unit.call_sign,
             "capability": request.capability,
             "eta_s": est.eta_s,
             "distance_m": est.distance_m,
+            "eta_method": est.method_recorded,
+            "eta_reason": est.reason,
         },
     )
     events.publish(
@@ -198,6 +214,7 @@ def _assign_one(
             "call_sign": unit.call_sign,
             "capability": request.capability,
             "eta_s": est.eta_s,
+            "eta_method": est.method_recorded,
         },
     )
 

@@ -66,6 +66,10 @@ class AssignmentView:
     release_reason: str | None
     en_route_at: datetime | None  # this unit's own progress (its first report)
     on_scene_at: datetime | None
+    # how eta_s was made (road, straight_line, none) and why not by road, as recorded
+    # in the unit_assigned event (None for assignments made before it was recorded)
+    eta_method: str | None = None
+    eta_reason: str | None = None
 
     @property
     def active(self) -> bool:
@@ -332,9 +336,12 @@ _INCIDENT_SQL = """
                        'distance_m', s.distance_m, 'route', ST_AsGeoJSON(s.route)::json,
                        'assigned_at', s.assigned_at, 'released_at', s.released_at,
                        'release_reason', s.release_reason, 'en_route_at', p.en_route_at,
-                       'on_scene_at', p.on_scene_at) ORDER BY s.id), '[]')
+                       'on_scene_at', p.on_scene_at, 'eta_method', e.details ->> 'eta_method',
+                       'eta_reason', e.details ->> 'eta_reason') ORDER BY s.id), '[]')
             FROM assignment s JOIN unit u ON u.id = s.unit_id JOIN agency a ON a.id = u.agency_id
             LEFT JOIN assignment_progress p ON p.assignment_id = s.id
+            LEFT JOIN incident_event e ON e.incident_id = s.incident_id AND e.kind = 'unit_assigned'
+                 AND e.details ->> 'assignment_id' = s.id::text
             WHERE s.incident_id = i.id) AS assignments
     FROM incident i JOIN region r ON r.id = i.region_id
     JOIN incident_type t ON t.id = i.incident_type_id

@@ -57,15 +57,28 @@ class Located:
     position_source: Literal["gps", "posted", "station"]
 
 
+#: How an ETA was made: along the roads, or estimated from the straight line
+#: (:class:`najda.dispatch.travel.StraightLine`) when road routing cannot answer.
+Method = Literal["road", "straight_line"]
+
+
 @dataclass(frozen=True)
 class Ranked:
-    """An eligible unit with its travel time to the incident."""
+    """An eligible unit with its travel time to the incident.
+
+    ``method`` says how ``eta_s`` was made and ``reason`` why not by road (None for a
+    road ETA). For a straight-line estimate ``distance_m`` is the great-circle distance
+    (``straight_line_m``) and there is no route.
+    """
 
     located: Located
     eta_s: float
     distance_m: float
     route: Sequence[tuple[float, float]] = ()
     snap_distance_m: float | None = None
+    method: Method = "road"
+    reason: str | None = None
+    straight_line_m: float | None = None
 
     @property
     def unit(self) -> UnitState:
@@ -121,6 +134,22 @@ def locate(unit: UnitState, *, now: datetime, max_age_s: float) -> Located | str
     if unit.station_position is not None:
         return Located(unit, unit.station_position, "station")
     return "no_position"
+
+
+def last_known(unit: UnitState) -> Located | None:
+    """Where a unit was last known to be, whatever its status or the age of its fix
+    (for a unit picked by hand): its last position, else its home station."""
+    if unit.last_position is not None:
+        source: Literal["gps", "posted"] = "gps" if unit.last_fix_at is not None else "posted"
+        return Located(unit, unit.last_position, source)
+    if unit.station_position is not None:
+        return Located(unit, unit.station_position, "station")
+    return None
+
+
+def is_stale(unit: UnitState, *, now: datetime, max_age_s: float) -> bool:
+    """The unit's tracker has reported, but not within ``max_age_s``."""
+    return unit.last_fix_at is not None and (now - unit.last_fix_at).total_seconds() > max_age_s
 
 
 def split_eligible(

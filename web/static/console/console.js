@@ -1,11 +1,12 @@
 // The dispatcher's console: queue, map, incident panel; live by Server-Sent Events.
 
-import { getJSON, postJSON } from './api.js';
+import { errorMessage, getJSON, postJSON } from './api.js';
 import { escapeHtml, makeFormat } from './format.js';
 import { ConsoleMap } from './map.js';
 import { queueOrder, renderQueue, tickAges } from './queue.js';
 import {
-  flatRecommendations, planMet, renderCreateForm, renderEmpty, renderIncident, updateDraft,
+  filterOtherUnits, flatRecommendations, planMet, renderCreateForm, renderEmpty, renderIncident,
+  updateDraft,
 } from './detail.js';
 import { Live } from './live.js';
 
@@ -29,6 +30,9 @@ const state = {
   draft: null, // {lat, lon, address}
   callAnsweredAt: null, // when the new-incident form was opened (the call answered)
   confirmRelease: null, // assignment id awaiting the dispatcher's confirmation
+  // "assign another unit": open for which incident, its available units (undefined while
+  // loading, null after a failure) and the search typed
+  others: { incidentId: null, open: false, data: undefined, query: '' },
   mode: 'empty',
 };
 // The server's clock minus this browser's (from the page's render time): the moment a
@@ -44,6 +48,7 @@ const ctx = {
   capability: (code) => config.catalogue.capabilities.find((c) => c.code === code) || { name_en: code, name_ar: code },
   agency: (code) => config.catalogue.agencies.find((a) => a.code === code) || { code, name_en: code, name_ar: code },
   incidentType: (code) => config.catalogue.incident_types.find((x) => x.code === code) || { name_en: code, name_ar: code },
+  unitType: (code) => (config.catalogue.unit_types || []).find((x) => x.code === code) || { name_en: code, name_ar: code },
 };
 
 const cmap = new ConsoleMap(mapEl, { config, t, fmt });
@@ -62,8 +67,9 @@ function toast(message, kind = 'info') {
   setTimeout(() => el.remove(), kind === 'error' ? 8000 : 3500);
 }
 
+// An API failure in the user's language, by its error code (see api.js).
 function errorText(error) {
-  return `${t.error}: ${error.message}`;
+  return `${t.error}: ${errorMessage(error, t, fmt)}`;
 }
 
 function coalesce(fn, ms) {
@@ -131,6 +137,37 @@ async function loadRecommendations(id) {
   renderSelected({ fit: true });
 }
 
+function othersFor(id) {
+  return state.others.incidentId === id ? state.others : { open: false };
+}
+
+async function loadOtherUnits(id) {
+  if (state.others.incidentId !== id || !state.others.open) return;
+  let data = null;
+  try {
+    data = await getJSON(incidentsUrl(id, '/available-units'));
+  } catch (error) {
+    toast(errorText(error), 'error');
+  }
+  if (state.others.incidentId !== id || !state.others.open) return;
+  state.others.data = data;
+  renderSelected();
+}
+
+function toggleOtherUnits(incident) {
+  const open = !(state.others.incidentId === incident.id && state.others.open);
+  state.others = { incidentId: incident.id, open, data: undefined, query: '' };
+  renderSelected();
+  if (open) {
+    const input = $('other-search');
+    if (input) input.focus();
+    loadOtherUnits(incident.id);
+  } else {
+    const toggle = $('assign-other-toggle');
+    if (toggle) toggle.focus();
+  }
+}
+
 // -- the panel -------------------------------------------------------------------------------
 function routesFor(incident, rec) {
   const routes = [];
@@ -159,9 +196,12 @@ function renderSelected({ fit = false } = {}) {
     : { priority: null, reason: $('priority-change-reason') ? $('priority-change-reason').value : '' };
   const focused = focusKey(document.activeElement);
   ctx.confirmRelease = state.confirmRelease;
-  renderIncident(detailEl, incident, ctx, { rec, events: state.events.get(incident.id) });
+  renderIncident(detailEl, incident, ctx, {
+    rec, events: state.events.get(incident.id), others: othersFor(incident.id),
+  });
   detailEl.scrollTop = scroll;
   bindPanelControls(incident, kept);
+  bindOtherUnits(incident);
   restoreFocus(focused);
   for (const row of detailEl.querySelectorAll('.rec-row')) {
     if (unticked.has(Number(row.dataset.unitId))) row.querySelector('.rec-pick').checked = false;
@@ -220,7 +260,7 @@ function moveSelection(step) {
 function focusKey(el) {
   if (!el || !detailEl.contains(el)) return null;
   if (el.id) return `#${el.id}`;
-  for (const name of ['data-release', 'data-release-confirm', 'data-release-cancel', 'data-transition']) {
+  for (const name of ['data-release', 'data-release-confirm', 'data-release-cancel', 'data-transition', 'data-assign-unit']) {
     if (el.hasAttribute(name)) return `[${name}="${el.getAttribute(name)}"]`;
   }
   return null;
@@ -230,6 +270,22 @@ function restoreFocus(key) {
   if (!key) return;
   const el = detailEl.querySelector(key);
   if (el) el.focus();
+}
+
+function bindOtherUnits(incident) {
+  const toggle = $('assign-other-toggle');
+  if (toggle) toggle.addEventListener('click', () => toggleOtherUnits(incident));
+  const input = $('other-search');
+  if (input) {
+    filterOtherUnits(detailEl, state.others.query);
+    input.addEventListener('input', () => {
+      state.others.query = input.value;
+      filterOtherUnits(detailEl, input.value);
+    });
+  }
+  for (const button of detailEl.querySelectorAll('[data-assign-unit]')) {
+    button.addEventListener('click', () => assignByHand(incident, Number(button.dataset.assignUnit)));
+  }
 }
 
 function bindPanelControls(incident, kept) {
@@ -306,7 +362,7 @@ async function changePriority(incident, priority, reason) {
     if ($('priority-change-reason')) $('priority-change-reason').value = '';
     await Promise.all([loadQueue(), loadSelected()]);
   } catch (err) {
-    show(err.message);
+    show(errorMessage(err, t, fmt));
     if (submit) submit.disabled = false;
   }
 }
@@ -326,6 +382,38 @@ async function assignSelected() {
   } catch (error) {
     toast(errorText(error), 'error');
     await loadSelected({ recommend: true }).catch(() => {});
+  }
+}
+
+// The plan requirement a unit picked by hand fills: the first one still short that the
+// unit can serve (none: it comes as an extra unit).
+function capabilityFor(incident, unit) {
+  const active = incident.assignments.filter((a) => a.active);
+  const short = (incident.type.response_plan || []).find((req) => unit.capabilities.includes(req.capability)
+    && active.filter((a) => a.capability === req.capability).length < req.count);
+  return short ? short.capability : null;
+}
+
+async function assignByHand(incident, unitId) {
+  if (!config.user.can_dispatch) return;
+  const unit = ((state.others.data && state.others.data.units) || []).find((u) => u.unit_id === unitId);
+  if (!unit) return;
+  const button = detailEl.querySelector(`[data-assign-unit="${unitId}"]`);
+  if (button) button.disabled = true;
+  try {
+    const capability = capabilityFor(incident, unit);
+    state.selected = await postJSON(incidentsUrl(incident.id, '/assignments'), {
+      units: [capability ? { unit_id: unitId, capability } : { unit_id: unitId }],
+    });
+    toast(`${t.assigned_ok}: ${unit.call_sign}`, 'ok');
+    state.others.data = undefined;
+    await Promise.all([loadUnits(), loadQueue(), loadSelected({ recommend: true })]);
+    await loadOtherUnits(incident.id);
+  } catch (error) {
+    toast(errorText(error), 'error');
+    state.others.data = undefined;
+    renderSelected();
+    await loadOtherUnits(incident.id).catch(() => {});
   }
 }
 
@@ -391,7 +479,7 @@ async function submitCreate(body, showError) {
     await loadQueue();
     await select(created.id);
   } catch (error) {
-    showError(error.message);
+    showError(errorMessage(error, t, fmt));
     submit.disabled = false;
   }
 }
@@ -439,7 +527,7 @@ function setupSearch() {
       active = results.length ? 0 : -1;
       show();
     } catch (error) {
-      if (error.name !== 'AbortError') toast(`${t.search_failed}: ${error.message}`, 'error');
+      if (error.name !== 'AbortError') toast(`${t.search_failed}: ${errorMessage(error, t, fmt)}`, 'error');
     }
   };
   let timer = null;

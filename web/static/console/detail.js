@@ -184,6 +184,49 @@ export function flatRecommendations(rec) {
   return rows.map((row, i) => ({ ...row, color: ROUTE_COLORS[i % ROUTE_COLORS.length] }));
 }
 
+// An ETA as shown: a road ETA plainly; a straight-line estimate with "≈" and a flag in
+// the user's language (its title says why the roads were not used); none as "–".
+function reasonText(reason, t) {
+  return (reason && t[`eta_reason_${reason}`]) || '';
+}
+
+export function etaHtml(etaS, estimate, ctx) {
+  const { t, fmt } = ctx;
+  const method = estimate && estimate.method;
+  if (method === 'straight_line') {
+    const why = reasonText(estimate.reason, t);
+    return `<span class="eta-value">≈ ${escapeHtml(fmt.eta(etaS))}</span>
+      <span class="eta-flag" data-method="straight_line" data-reason="${escapeHtml(estimate.reason || '')}"
+        title="${escapeHtml(why ? `${t.eta_straight_line_title}: ${why}` : t.eta_straight_line_title)}">${escapeHtml(t.eta_straight_line)}</span>`;
+  }
+  if (method === 'none' || etaS === null || etaS === undefined) {
+    const why = reasonText(estimate && estimate.reason, t);
+    return `<span class="eta-value">–</span>
+      <span class="eta-flag" data-method="none"${why ? ` title="${escapeHtml(why)}"` : ''}>${escapeHtml(t.eta_none)}</span>`;
+  }
+  return `<span class="eta-value">${escapeHtml(fmt.eta(etaS))}</span>`;
+}
+
+function decimal(value, fmt) {
+  return Number(value).toLocaleString(fmt.lang === 'ar' ? 'ar-SA' : 'en-GB', { maximumFractionDigits: 2 });
+}
+
+// The banner over ETAs that are not road times: what they are and why.
+export function estimateBanner(basis, ctx) {
+  const { t, fmt } = ctx;
+  if (!basis || basis.method !== 'straight_line') return '';
+  const template = t[`estimate_flag_${basis.reason}`] || t.estimate_flag_off_network;
+  const values = {
+    distance: fmt.distance(basis.incident_road_distance_m),
+    limit: fmt.distance(basis.snap_limit_m),
+    speed: decimal(basis.speed_kph, fmt),
+    detour: decimal(basis.detour_factor, fmt),
+  };
+  const text = template.replace(/\{([a-z]+)\}/g, (_, name) => values[name] ?? '…');
+  return `<p class="estimate-flag" role="note" data-method="straight_line"
+    data-reason="${escapeHtml(basis.reason || '')}">${escapeHtml(text)}</p>`;
+}
+
 function recommendationSection(incident, rec, ctx) {
   const { t, fmt, config } = ctx;
   if (!config.lifecycle.open.includes(incident.status) || planMet(incident)) return '';
@@ -207,7 +250,7 @@ function recommendationSection(incident, rec, ctx) {
               <strong class="call-sign" dir="ltr">${escapeHtml(r.call_sign)}</strong>
               <span class="agency-tag" style="--agency:${escapeHtml(agency.color || '#555')}">${escapeHtml(fmt.name(agency))}</span></td>
             <td class="cap">${escapeHtml(fmt.name(ctx.capability(r.capability)))}</td>
-            <td class="num eta">${escapeHtml(fmt.eta(r.eta_s))}</td>
+            <td class="num eta" data-method="${escapeHtml((r.estimate && r.estimate.method) || 'road')}">${etaHtml(r.eta_s, r.estimate, ctx)}</td>
             <td class="num dist">${escapeHtml(fmt.distance(r.distance_m))}</td>
           </tr>`;
         }).join('')}</tbody></table>`;
@@ -221,7 +264,8 @@ function recommendationSection(incident, rec, ctx) {
       body += `<p class="warn-note">${escapeHtml(t.unfilled)}: ${unfilled.map((u) => `${escapeHtml(fmt.name(ctx.capability(u.capability)))} ×${escapeHtml(fmt.number(u.missing))}`).join('، ')}</p>`;
     }
   }
-  return `<section class="detail-section" id="recommendations"><h3>${escapeHtml(t.recommended)}</h3>${body}</section>`;
+  const banner = rec ? estimateBanner(rec.estimate, ctx).replace('class="estimate-flag"', 'class="estimate-flag" id="estimate-flag"') : '';
+  return `<section class="detail-section" id="recommendations"><h3>${escapeHtml(t.recommended)}</h3>${banner}${body}</section>`;
 }
 
 function releaseControl(a, ctx, open) {
@@ -257,10 +301,76 @@ function assignedSection(incident, ctx) {
         <strong class="call-sign" dir="ltr">${escapeHtml(a.call_sign)}</strong>
         <span class="agency-tag" style="--agency:${escapeHtml(agency.color || '#555')}">${escapeHtml(fmt.name(agency))}</span>
         <span class="a-status">${escapeHtml(t[`unit_${status}`] || '')}</span>
-        <span class="a-eta">${escapeHtml(t.eta)} ${escapeHtml(fmt.eta(a.eta_s))}</span>
+        <span class="a-eta" data-method="${escapeHtml((a.estimate && a.estimate.method) || '')}">${escapeHtml(t.eta)} ${etaHtml(a.eta_s, a.estimate, ctx)}</span>
         ${releaseControl(a, ctx, open)}
       </li>`;
     }).join('')}</ul></section>`;
+}
+
+// Any available unit, picked by hand ("assign another unit"): a searchable list with
+// agency, status and ETA (road, or a flagged straight-line estimate).
+function otherRow(u, ctx, recommended) {
+  const { t, fmt } = ctx;
+  const agency = ctx.agency(u.agency);
+  const type = ctx.unitType ? ctx.unitType(u.unit_type) : null;
+  const typeName = type ? fmt.name(type) : u.unit_type;
+  const status = u.stale ? t.unit_stale : (u.position_source === 'posted' ? t.unit_posted : t[`unit_${u.status}`]);
+  const search = [u.call_sign, agency.name_en, agency.name_ar, u.agency, u.unit_type, typeName]
+    .filter(Boolean).join(' ').toLowerCase();
+  return `<tr class="other-row" data-unit-id="${u.unit_id}" data-search="${escapeHtml(search)}"
+      data-method="${escapeHtml(u.estimate.method)}">
+    <td><strong class="call-sign" dir="ltr">${escapeHtml(u.call_sign)}</strong>
+      ${recommended.has(u.unit_id) ? `<span class="rec-tag">${escapeHtml(t.recommended_tag)}</span>` : ''}
+      <div class="muted small">${escapeHtml(typeName)}</div></td>
+    <td><span class="agency-tag" style="--agency:${escapeHtml(agency.color || '#555')}">${escapeHtml(fmt.name(agency))}</span></td>
+    <td class="o-status${u.stale ? ' stale' : ''}">${escapeHtml(status || u.status)}</td>
+    <td class="num eta" data-method="${escapeHtml(u.estimate.method)}">${etaHtml(u.eta_s, u.estimate, ctx)}</td>
+    <td><button type="button" class="btn btn-small" data-assign-unit="${u.unit_id}"
+      aria-label="${escapeHtml(`${t.assign} ${u.call_sign}`)}">${escapeHtml(t.assign)}</button></td>
+  </tr>`;
+}
+
+function otherUnitsSection(incident, rec, ctx, others) {
+  const { t, config } = ctx;
+  if (!config.user.can_dispatch || !config.lifecycle.open.includes(incident.status)) return '';
+  if (!others || !others.open) {
+    return `<section class="detail-section" id="other-units">
+      <button type="button" class="btn" id="assign-other-toggle" aria-expanded="false">${escapeHtml(t.assign_other)}</button></section>`;
+  }
+  let body;
+  if (others.data === undefined) body = `<p class="muted loading">${escapeHtml(t.other_loading)}</p>`;
+  else if (others.data === null) body = '';
+  else {
+    const recommended = new Set(flatRecommendations(rec).map((r) => r.unit_id));
+    const units = others.data.units;
+    body = `${estimateBanner(others.data.estimate, ctx)}
+      <table class="rec-table other-table" id="other-table">
+        <thead><tr><th>${escapeHtml(t.unit)}</th><th>${escapeHtml(t.agency)}</th><th>${escapeHtml(t.status)}</th>
+          <th class="num">${escapeHtml(t.eta)}</th><th></th></tr></thead>
+        <tbody>${units.map((u) => otherRow(u, ctx, recommended)).join('')}</tbody></table>
+      <p class="muted" id="other-none"${units.length ? ' hidden' : ''}>${escapeHtml(t.other_none)}</p>`;
+  }
+  return `<section class="detail-section" id="other-units">
+    <div class="section-head"><h3>${escapeHtml(t.assign_other)}</h3>
+      <button type="button" class="btn btn-small" id="assign-other-toggle" aria-expanded="true">${escapeHtml(t.close)}</button></div>
+    <p class="muted small">${escapeHtml(t.assign_other_hint)}</p>
+    <input type="search" id="other-search" class="other-search" dir="auto" autocomplete="off"
+      placeholder="${escapeHtml(t.other_search)}" aria-label="${escapeHtml(t.other_search)}"
+      aria-controls="other-table" value="${escapeHtml(others.query || '')}">
+    ${body}</section>`;
+}
+
+// Show only the rows whose text holds every word of the query.
+export function filterOtherUnits(el, query) {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  let shown = 0;
+  for (const row of el.querySelectorAll('.other-row')) {
+    const match = words.every((w) => row.dataset.search.includes(w));
+    row.hidden = !match;
+    shown += match;
+  }
+  const none = el.querySelector('#other-none');
+  if (none) none.hidden = shown > 0 || !el.querySelector('#other-table');
 }
 
 // The supervisor's priority override (the API allows it to the "override" roles only).
@@ -290,8 +400,11 @@ function eventText(e, ctx) {
       const type = ctx.incidentType(d.type);
       return `${t.ev_created} · ${fmt.name(type)} · ${t.priority} ${fmt.number(d.priority)}`;
     }
-    case 'unit_assigned':
-      return `${t.ev_unit_assigned}: ${d.call_sign || ''} · ${t.eta} ${fmt.eta(d.eta_s)}`;
+    case 'unit_assigned': {
+      const flag = { straight_line: ` (${t.eta_straight_line})`, none: ` (${t.eta_none})` }[d.eta_method] || '';
+      const eta = d.eta_method === 'straight_line' ? `≈ ${fmt.eta(d.eta_s)}` : fmt.eta(d.eta_s);
+      return `${t.ev_unit_assigned}: ${d.call_sign || ''} · ${t.eta} ${eta}${flag}`;
+    }
     case 'unit_released': {
       const unit = ctx.units.get(d.unit_id);
       return `${t.ev_unit_released}: ${d.call_sign || (unit ? unit.call_sign : d.unit_id)}`;
@@ -320,7 +433,7 @@ function timelineSection(events, ctx) {
       </li>`).join('')}</ol></section>`;
 }
 
-export function renderIncident(el, incident, ctx, { rec, events }) {
+export function renderIncident(el, incident, ctx, { rec, events, others }) {
   const { t, fmt } = ctx;
   const received = new Date(incident.timestamps.received);
   const jurisdictions = (incident.jurisdictions || []).map((j) => fmt.name(j)).filter(Boolean);
@@ -355,6 +468,7 @@ export function renderIncident(el, incident, ctx, { rec, events }) {
       </section>
       <section class="detail-section" id="plan"><h3>${escapeHtml(t.response_plan)}</h3>${planSection(incident, rec, ctx)}</section>
       ${recommendationSection(incident, rec, ctx)}
+      ${otherUnitsSection(incident, rec, ctx, others)}
       ${assignedSection(incident, ctx)}
       ${prioritySection(incident, ctx)}
       ${timelineSection(events, ctx)}

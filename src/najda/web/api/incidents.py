@@ -17,11 +17,13 @@ from najda.dispatch import recommend as rec
 from najda.dispatch.catalogue import list_incident_types
 from najda.dispatch.lifecycle import STATUSES
 from najda.dispatch.timefmt import DEFAULT_ZONE, shown
+from najda.dispatch.travel import Basis
 from najda.errors import InvalidInput
 from najda.web import params as p
 from najda.web.api import bp, json_body
+from najda.web.api import openapi as doc
 from najda.web.api.auth import authorized
-from najda.web.api.routing_adapter import estimator, graph_source
+from najda.web.api.routing_adapter import estimator, graph_source, straight_line
 from najda.web.state import engine, web_state
 
 _NEW_FIELDS = {
@@ -59,6 +61,7 @@ def assignment_json(a: inc.AssignmentView, zone: str) -> dict[str, Any]:
         "release_reason": a.release_reason,
         "en_route_at": shown(a.en_route_at, zone),
         "on_scene_at": shown(a.on_scene_at, zone),
+        "estimate": {"method": a.eta_method, "reason": a.eta_reason},
     }
 
 
@@ -106,18 +109,50 @@ def event_json(e: inc.Event, zone: str) -> dict[str, Any]:
     }
 
 
-def candidate_json(r: Any) -> dict[str, Any]:
-    u = r.unit
+def basis_json(basis: Basis) -> dict[str, Any]:
+    """How a set of ETAs was made (``road`` or ``straight_line``), and why not by road."""
+    pace = basis.pace
+    return {
+        "method": basis.method,
+        "reason": basis.reason,
+        "incident_road_distance_m": basis.road_distance_m,
+        "snap_limit_m": basis.snap_limit_m,
+        "speed_kph": pace.speed_kph if pace else None,
+        "detour_factor": pace.detour_factor if pace else None,
+    }
+
+
+def _unit_fields(u: Any) -> dict[str, Any]:
     return {
         "unit_id": u.unit_id,
         "call_sign": u.call_sign,
         "agency": u.agency_code,
         "unit_type": u.unit_type,
         "capabilities": sorted(u.capabilities),
+    }
+
+
+def _eta_fields(r: Any) -> dict[str, Any]:
+    return {
         "eta_s": r.eta_s,
         "distance_m": r.distance_m,
+        "straight_line_m": r.straight_line_m,
+        "estimate": {"method": r.method, "reason": r.reason},
+    }
+
+
+def _position(located: Any) -> dict[str, Any] | None:
+    if located is None:
+        return None
+    return {"lon": located.position[0], "lat": located.position[1]}
+
+
+def candidate_json(r: Any) -> dict[str, Any]:
+    return {
+        **_unit_fields(r.unit),
+        **_eta_fields(r),
         "snap_distance_m": r.snap_distance_m,
-        "position": {"lon": r.located.position[0], "lat": r.located.position[1]},
+        "position": _position(r.located),
         "position_source": r.located.position_source,
         "route": _line(r.route),
     }
@@ -140,12 +175,30 @@ def recommendation_json(result: rec.Recommendation) -> dict[str, Any]:
         "number": result.incident.number,
         "policy": result.plan.policy,
         "complete": result.plan.complete,
+        "estimate": basis_json(result.basis),
         "requirements": requirements,
         "unfilled": [
             {"capability": f.requirement.capability, "missing": f.missing, "excluded": f.excluded}
             for f in result.plan.fills
             if f.missing > 0
         ],
+    }
+
+
+def available_unit_json(a: rec.AvailableUnit) -> dict[str, Any]:
+    no_eta = {
+        "eta_s": None,
+        "distance_m": None,
+        "straight_line_m": None,
+        "estimate": {"method": "none", "reason": a.reason},
+    }
+    return {
+        **_unit_fields(a.unit),
+        "status": a.unit.status,
+        "stale": a.stale,
+        "position": _position(a.located),
+        "position_source": a.located.position_source if a.located else None,
+        **(_eta_fields(a.estimate) if a.estimate else no_eta),
     }
 
 
@@ -259,8 +312,29 @@ def recommendations(incident_id: int) -> Response:
         policy=policy,
         graphs=graph_source(),
         max_age_s=web_state().settings.position_max_age_s,
+        pace=straight_line(),
     )
     return jsonify(recommendation_json(result))
+
+
+@bp.get("/incidents/<int:incident_id>/available-units")
+def available_units(incident_id: int) -> Response:
+    user = authorized("read")
+    result = rec.available_units(
+        engine(),
+        incident_id,
+        by=user,
+        graphs=graph_source(),
+        max_age_s=web_state().settings.position_max_age_s,
+        pace=straight_line(),
+    )
+    return jsonify(
+        {
+            "incident_id": result.incident.id,
+            "estimate": basis_json(result.basis),
+            "units": [available_unit_json(a) for a in result.units],
+        }
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/assignments")
@@ -322,3 +396,56 @@ def timeline(incident_id: int) -> Response:
     return jsonify(
         {"incident_id": incident_id, "events": [event_json(e, DEFAULT_ZONE) for e in events]}
     )
+
+
+def openapi_paths() -> dict[str, Any]:
+    """``GET /incidents/{id}/available-units`` (the other incident routes are in
+    :mod:`.openapi`)."""
+    unit = doc.obj(
+        {
+            **doc.SCHEMAS["Candidate"]["properties"],
+            "status": {"type": "string", "enum": ["available"]},
+            "stale": doc.BOOL,
+        },
+        [
+            "unit_id",
+            "call_sign",
+            "agency",
+            "unit_type",
+            "capabilities",
+            "status",
+            "stale",
+            "position",
+            "position_source",
+            "eta_s",
+            "distance_m",
+            "straight_line_m",
+            "estimate",
+        ],
+    )
+    for name in ("eta_s", "distance_m", "position", "position_source"):
+        unit["properties"][name] = doc.nullable(unit["properties"][name])
+    del unit["properties"]["snap_distance_m"], unit["properties"]["route"]
+    return {
+        "/incidents/{incident_id}/available-units": {
+            "get": doc.operation(
+                "Every available unit, of any agency, with its ETA to the incident (road "
+                "ETAs first, then straight-line estimates, then units without a position), "
+                "to assign one by hand",
+                {
+                    **doc.ok(
+                        doc.obj(
+                            {
+                                "incident_id": doc.INT,
+                                "estimate": doc.ref("EtaBasis"),
+                                "units": {"type": "array", "items": unit},
+                            }
+                        )
+                    ),
+                    **doc.error_answers("400", "401", "403", "404", "503"),
+                },
+                tag="incidents",
+                params=[doc.path_param("incident_id")],
+            )
+        }
+    }

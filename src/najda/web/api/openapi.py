@@ -152,6 +152,7 @@ SCHEMAS: dict[str, Any] = {
             "release_reason": nullable(STR),
             "en_route_at": TIME,
             "on_scene_at": TIME,
+            "estimate": ref("EtaMethod"),
         }
     ),
     "Incident": obj(
@@ -215,11 +216,44 @@ SCHEMAS: dict[str, Any] = {
             "unit_type": STR,
             "capabilities": {"type": "array", "items": STR},
             "eta_s": NUM,
-            "distance_m": NUM,
+            "distance_m": {
+                **NUM,
+                "description": "road distance; the great-circle distance for a "
+                "straight-line estimate",
+            },
+            "straight_line_m": nullable(NUM),
+            "estimate": ref("EtaMethod"),
             "snap_distance_m": nullable(NUM),
             "position": LONLAT,
             "position_source": {"type": "string", "enum": ["gps", "posted", "station"]},
             "route": LINE,
+        }
+    ),
+    "EtaMethod": obj(
+        {
+            "method": {
+                "type": "string",
+                "enum": ["road", "straight_line", "none"],
+                "nullable": True,
+                "description": "how the ETA was made (null: an assignment made before "
+                "this was recorded)",
+            },
+            "reason": {
+                **nullable(STR),
+                "description": "why not by road: off_network (the incident is beyond "
+                "the snapping limit), no_road_graph, unit_off_network, unreachable, "
+                "no_position",
+            },
+        }
+    ),
+    "EtaBasis": obj(
+        {
+            "method": {"type": "string", "enum": ["road", "straight_line"]},
+            "reason": nullable(STR),
+            "incident_road_distance_m": nullable(NUM),
+            "snap_limit_m": nullable(NUM),
+            "speed_kph": nullable(NUM),
+            "detour_factor": nullable(NUM),
         }
     ),
     "Recommendation": obj(
@@ -228,6 +262,7 @@ SCHEMAS: dict[str, Any] = {
             "number": STR,
             "policy": {"type": "string", "enum": list(POLICIES)},
             "complete": BOOL,
+            "estimate": ref("EtaBasis"),
             "requirements": {
                 "type": "array",
                 "items": obj(
@@ -690,9 +725,10 @@ def _self_described_paths() -> dict[str, Any]:
     """The path items the units, catalogue, AVL, analytics and events modules describe
     themselves (a path both here and there, ``/units``, gets the methods of both)."""
     # imported here: those modules import this one's helpers
-    from najda.web.api import analytics, avl, catalogue, events, units
+    from najda.web.api import analytics, avl, catalogue, events, incidents, units
 
     paths = {**avl.openapi_paths(), **analytics.openapi_paths(), **events.openapi_paths()}
+    paths.update(incidents.openapi_paths())
     return {**paths, **catalogue.openapi_paths(), **units.openapi_paths()}
 
 

@@ -7,6 +7,7 @@ from flask import current_app
 from najda.dispatch.assignments import Estimate, Estimator
 from najda.dispatch.incidents import Incident
 from najda.dispatch.recommend import estimate_units
+from najda.dispatch.travel import StraightLine
 from najda.errors import NajdaError
 from najda.routing.graph import GraphCache
 from najda.routing.store import GraphStore
@@ -33,13 +34,22 @@ def graph_source() -> GraphCache:
     return cache
 
 
+def straight_line() -> StraightLine:
+    """How this application estimates ETAs the roads cannot give (from its settings)."""
+    settings = web_state().settings
+    return StraightLine(
+        speed_kph=settings.straight_line_speed_kph, detour_factor=settings.straight_line_detour
+    )
+
+
 def estimator() -> Estimator:
-    """Predictions for an assignment; routing trouble never blocks an assignment."""
-    eng, graphs = engine(), graph_source()
+    """Predictions for an assignment; routing trouble never blocks an assignment (a
+    unit the roads cannot bring gets a straight-line estimate, failing that none)."""
+    eng, graphs, pace = engine(), graph_source(), straight_line()
 
     def estimate(incident: Incident, unit_ids: list[int]) -> dict[int, Estimate]:
         try:
-            return estimate_units(eng, graphs, incident, unit_ids)
+            return estimate_units(eng, graphs, incident, unit_ids, pace=pace)
         except NajdaError:
             return {}
 
