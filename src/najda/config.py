@@ -50,6 +50,9 @@ class Settings:
         An optional raster tile layer under the map; the map draws its own base without.
     siting_time_limit_s
         The station-siting solver stops after this long when asked through the API.
+    region
+        The region the console, planner and map show when the address names none
+        (``?region=CODE`` wins; empty or not loaded means the first region by code).
     """
 
     database_url: str = ""
@@ -64,6 +67,7 @@ class Settings:
     tile_url: str = ""
     tile_attribution: str = ""
     siting_time_limit_s: float = 10.0
+    region: str = ""
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -82,6 +86,7 @@ _ENV = {
     "tile_url": "NAJDA_TILE_URL",
     "tile_attribution": "NAJDA_TILE_ATTRIBUTION",
     "siting_time_limit_s": "NAJDA_SITING_TIME_LIMIT_S",
+    "region": "NAJDA_REGION",
 }
 
 
