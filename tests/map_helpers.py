@@ -39,3 +39,18 @@ def wait_tiles(page: Any, name: str, at_least: int = 1) -> int:
         timeout=WAIT,
     )
     return int(page.get_attribute("#map", f"data-{name}") or 0)
+
+
+def wait_loaded(page: Any, *names: str) -> None:
+    """Wait until every tile of the view has arrived for each layer counted as ``names``
+    (``road-tiles``, ``boundary-tiles`` ...), after any move or zoom."""
+    for name in names:
+        page.wait_for_selector(f"#map[data-{name}-state='loaded']", timeout=WAIT)
+    # and the tiles of the zoom before are gone (Leaflet prunes them a moment later; under
+    # transparent vector tiles they would show through, scaled)
+    page.wait_for_function(_ONE_LEVEL, timeout=WAIT)
+
+
+_ONE_LEVEL = """() => [...document.querySelectorAll('.leaflet-pane')].every((pane) =>
+  [...pane.querySelectorAll(':scope > .leaflet-layer > .leaflet-tile-container')]
+    .filter((level) => level.querySelector('canvas')).length <= 1)"""

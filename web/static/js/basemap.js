@@ -53,8 +53,11 @@ export function tileUrl(api, layer, region, extra = {}) {
   return `${base}?${query({ region: region.code, v: region.map_version, ...extra })}`;
 }
 
-// Counts tiles as they arrive, on the map element (the tests and the status note read it).
+// Counts tiles as they arrive, on the map element, and says whether every tile of the view
+// is in (``data-road-tiles-state="loaded"``): the tests wait on it before a screenshot.
 function countTiles(layer, el, name) {
+  layer.on('loading', () => { el.dataset[`${name}State`] = 'loading'; });
+  layer.on('load', () => { el.dataset[`${name}State`] = 'loaded'; });
   layer.on('tileload', () => { el.dataset[name] = String(Number(el.dataset[name] || 0) + 1); });
   layer.on('tileerror', () => { el.dataset[`${name}Errors`] = String(Number(el.dataset[`${name}Errors`] || 0) + 1); });
   return layer;
