@@ -98,6 +98,17 @@ def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / name))
 
 
+def open_console(browser: Any, doha: tuple[Server, dict[str, str]], lang: str) -> tuple[Any, ...]:
+    """A fresh browser (empty cache) signed in, its traffic counted from the console's load."""
+    server, credentials = doha
+    context, page = new_page(browser)
+    sign_in(page, server, credentials["dispatcher"])
+    traffic = Traffic(page)
+    page.goto(f"{root(server)}/console?lang={lang}")
+    page.wait_for_selector("#map[data-state='ready']", timeout=WAIT)
+    return context, page, traffic
+
+
 def open_layers(page: Any) -> None:
     page.hover(".leaflet-control-layers")
     page.wait_for_selector(".leaflet-control-layers-expanded", timeout=WAIT)
@@ -107,12 +118,7 @@ def open_layers(page: Any) -> None:
 def test_console_first_load_is_under_a_megabyte(
     browser: Any, doha: tuple[Server, dict[str, str]], lang: str
 ) -> None:
-    server, credentials = doha
-    context, page = new_page(browser)
-    sign_in(page, server, credentials["dispatcher"])
-    traffic = Traffic(page)
-    page.goto(f"{root(server)}/console?lang={lang}")
-    page.wait_for_selector("#map[data-state='ready']", timeout=WAIT)
+    context, page, traffic = open_console(browser, doha, lang)
     assert page.get_attribute("html", "dir") == ("rtl" if lang == "ar" else "ltr")
     wait_tiles(page, "road-tiles", 4)
     wait_tiles(page, "boundary-tiles", 4)
@@ -136,12 +142,7 @@ def test_console_first_load_is_under_a_megabyte(
 def test_console_streets_labels_and_jurisdictions_on_request(
     browser: Any, doha: tuple[Server, dict[str, str]]
 ) -> None:
-    server, credentials = doha
-    context, page = new_page(browser)
-    sign_in(page, server, credentials["dispatcher"])
-    traffic = Traffic(page)
-    page.goto(f"{root(server)}/console?lang=ar")
-    page.wait_for_selector("#map[data-state='ready']", timeout=WAIT)
+    context, page, traffic = open_console(browser, doha, "ar")
     assert page.get_attribute("#map", "data-labels") in (None, "0")  # none at city zoom
 
     page.evaluate(f"window.__najdaMap.setView([{OLD_TOWN[0]}, {OLD_TOWN[1]}], 16.5)")
