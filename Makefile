@@ -10,9 +10,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export NAJDA_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: setup system venv demo test bench lint typecheck clean db-stop screenshots
+.PHONY: setup system venv node demo test bench lint typecheck clean db-stop screenshots
 
-setup: system venv
+setup: system venv node
 
 system:
 	@PYTHON=$(PYTHON) bash scripts/setup-system.sh
@@ -23,6 +23,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+# Browser libraries from npm (Leaflet.VectorGrid), exactly as package-lock.json pins them;
+# served from node_modules/ by najda.web.assets.
+node: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
 	@touch $@
 
 SIMULATE ?= 12
@@ -61,4 +69,4 @@ db-stop: venv
 
 clean:
 	-$(NAJDA) db stop
-	rm -rf .najda $(VENV) .pytest_cache artifacts
+	rm -rf .najda $(VENV) node_modules .pytest_cache artifacts

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages Najda needs, only those that are missing.
-# PostgreSQL + PostGIS + pgRouting for the embedded database, Chromium for browser tests.
+# PostgreSQL + PostGIS + pgRouting for the embedded database, Chromium for browser tests,
+# Node's npm for the browser libraries.
 set -euo pipefail
 
 pg_major() {
@@ -18,6 +19,10 @@ PACKAGES=(
   chromium
   fonts-noto-core
 )
+# npm installs the browser libraries of package.json (Node may come from elsewhere)
+if ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 # Debian's own python3 needs python3-venv for `python3 -m venv`
 if ! "${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null; then
   PACKAGES+=(python3-venv)

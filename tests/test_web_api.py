@@ -461,7 +461,9 @@ def test_map_page_in_arabic_runs_right_to_left(client: FlaskClient) -> None:
         ]
     )
     assert config["lang"] == "ar"
-    assert config["api"]["roads"] == "/api/v1/roads"
+    assert config["api"]["tiles"] == "/api/v1/tiles/{layer}/{z}/{x}/{y}.mvt"
+    assert config["api"]["labels"] == "/api/v1/tiles/labels/{z}/{x}/{y}.json"
+    assert config["region"]["code"] == "makkah"  # the first region by code
 
 
 def test_map_page_language_choice(client: FlaskClient) -> None:
@@ -524,3 +526,28 @@ def test_imported_riyadh_region_is_served(riyadh_engine: Engine) -> None:
         assert {f["geometry"]["type"] for f in merged["features"]} == {"LineString"}
         stations = client.get("/api/v1/stations?region=riyadh").get_json()
         assert len(stations["features"]) == region["counts"]["stations"] > 0
+
+
+def _page_region(client: FlaskClient, path: str) -> str:
+    html = client.get(path).get_data(as_text=True)
+    found = re.search(
+        r'<script id="najda-config" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert found is not None
+    config = json.loads(found[1])
+    assert [r["code"] for r in config["regions"]] == ["makkah", "riyadh"]  # for the switcher
+    return str(config["region"]["code"])
+
+
+def test_pages_show_the_asked_region_else_the_setting_else_the_first(
+    client: FlaskClient, engine: Engine
+) -> None:
+    assert _page_region(client, "/?lang=en") == "makkah"
+    assert _page_region(client, "/?lang=en&region=riyadh") == "riyadh"
+    assert _page_region(client, "/?lang=en&region=atlantis") == "makkah"
+    settings = _settings_for(engine).with_overrides(region="riyadh")
+    app = create_app(settings, config={"TESTING": True})
+    chosen = sign_in(app.test_client(), engine, name="planner-setting")
+    assert _page_region(chosen, "/?lang=en") == "riyadh"
+    assert _page_region(chosen, "/?lang=en&region=makkah") == "makkah"
+    app.extensions["najda"].engine.dispose()

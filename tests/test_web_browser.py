@@ -1,6 +1,7 @@
 """The map page in real Chromium against a real server on real PostGIS holding the
 imported Riyadh region (``riyadh_engine``: the 20 WOF governorates, the Al-Muhammadiyah
-OSM road graph, the OSM stations). Screenshots go to artifacts/screenshots/.
+OSM road graph, the OSM stations). Governorates and roads arrive as vector tiles drawn on
+canvas (tests/map_helpers.py reads their pixels). Screenshots go to artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from dispatch_helpers import PASSWORD, Server, live_server
+from map_helpers import wait_painted, wait_tiles
 from najda.config import project_root
 from najda.dispatch.auth import create_user
 
@@ -69,24 +71,6 @@ def open_map(page: Any, url: str) -> None:
     page.wait_for_selector("#map[data-state='ready']", timeout=WAIT)
 
 
-def wait_drawn(page: Any, selector: str, at_least: int) -> None:
-    """Wait until ``at_least`` paths of ``selector`` have geometry."""
-    page.wait_for_function(
-        "([sel, n]) => [...document.querySelectorAll(sel)]"
-        ".filter(e => (e.getAttribute('d') || '').length > 8).length >= n",
-        arg=[selector, at_least],
-        timeout=WAIT,
-    )
-
-
-def drawn(page: Any, selector: str) -> int:
-    """Paths actually drawn (an SVG path with geometry, not an empty clipped one)."""
-    count: int = page.eval_on_selector_all(
-        selector, "els => els.filter(e => (e.getAttribute('d') || '').length > 8).length"
-    )
-    return count
-
-
 def shoot(page: Any, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / name
@@ -103,37 +87,20 @@ def test_map_draws_governorates_and_roads(
     assert page.url == f"{root(live)}/?lang=en"  # back from the login page
     assert page.get_attribute("html", "dir") == "ltr"
     assert page.get_attribute("#map", "data-governorates") == str(counts["governorate"]) == "20"
-    assert page.locator("path.najda-gov").count() == 20
-    assert drawn(page, "path.najda-gov") == 20
-    assert page.locator("path.najda-road").count() > 0  # the major roads, at region zoom
+    assert wait_tiles(page, "boundary-tiles") >= 1
+    assert wait_painted(page, "boundaries") > 1000  # the choropleth fills the region
+    assert page.locator(".gov-label").count() == 20
     assert page.locator("#gov-list li").count() == 20
     assert page.locator("#gov-list li").first.inner_text().startswith("Ar-Riyad")
     assert page.locator("#db-status").get_attribute("data-state") == "ok"
     shoot(page, "map-region-en.png")
 
     page.click("#zoom-roads")
-    expected = counts["road_edge"] - _two_way_twins(riyadh[0])
-    page.wait_for_function(
-        f"Number(document.getElementById('map').dataset.roads) === {expected}", timeout=WAIT
-    )
-    wait_drawn(page, "path.najda-road", 301)
+    wait_tiles(page, "road-tiles", 2)
+    assert wait_painted(page, "roads", 500) >= 500  # the district's streets
     assert page.get_attribute("#map", "data-stations") == str(counts["station"])
-    assert drawn(page, "path.najda-road") > 300
     shoot(page, "map-roads-en.png")
     assert page.errors == []
-
-
-def _two_way_twins(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text(
-                    "SELECT count(*) FROM road_edge e WHERE EXISTS (SELECT 1 FROM road_edge r "
-                    "WHERE r.u = e.v AND r.v = e.u AND r.id < e.id "
-                    "AND r.osm_way_id IS NOT DISTINCT FROM e.osm_way_id)"
-                )
-            ).scalar_one()
-        )
 
 
 def test_arabic_map_runs_right_to_left(live: Server, page: Any) -> None:
@@ -147,11 +114,10 @@ def test_arabic_map_runs_right_to_left(live: Server, page: Any) -> None:
     panel = page.locator("aside.panel").bounding_box()
     map_box = page.locator("#map").bounding_box()
     assert panel["x"] > map_box["x"]
-    assert drawn(page, "path.najda-gov") == 20
+    wait_painted(page, "boundaries", 1000)
     shoot(page, "map-region-ar.png")
     page.click("#zoom-roads")
-    page.wait_for_function("Number(document.getElementById('map').dataset.roads) > 300")
-    wait_drawn(page, "path.najda-road", 301)
+    wait_painted(page, "roads", 500)
     shoot(page, "map-roads-ar.png")
     page.click("#lang-switch")
     page.wait_for_selector("#map[data-state='ready']")
@@ -163,8 +129,8 @@ def test_map_works_when_the_tile_server_is_unreachable(live: Server, page: Any) 
     live.app.config["NAJDA_TILE_URL"] = UNREACHABLE_TILES
     open_map(page, f"{root(live)}/?lang=en")
     page.wait_for_selector("#map[data-tiles='unreachable']", timeout=15_000)
-    assert drawn(page, "path.najda-gov") == 20
-    assert page.locator("path.najda-road").count() > 0
+    assert wait_painted(page, "boundaries", 1000) >= 1000  # drawn from the database
+    assert wait_painted(page, "roads", 1) >= 1
     assert page.is_visible("#map-note")
     shoot(page, "map-offline-tiles-en.png")
     assert page.errors == []

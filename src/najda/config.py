@@ -55,6 +55,9 @@ class Settings:
         from every road), travel times are estimated as the great-circle distance
         times the detour factor, driven at this speed; such ETAs are flagged
         ``straight_line`` wherever they are shown.
+    region
+        The region the console, planner and map show when the address names none
+        (``?region=CODE`` wins; empty or not loaded means the first region by code).
     """
 
     database_url: str = ""
@@ -71,6 +74,7 @@ class Settings:
     siting_time_limit_s: float = 10.0
     straight_line_speed_kph: float = 50.0
     straight_line_detour: float = 1.4
+    region: str = ""
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -91,6 +95,7 @@ _ENV = {
     "siting_time_limit_s": "NAJDA_SITING_TIME_LIMIT_S",
     "straight_line_speed_kph": "NAJDA_STRAIGHT_LINE_SPEED_KPH",
     "straight_line_detour": "NAJDA_STRAIGHT_LINE_DETOUR",
+    "region": "NAJDA_REGION",
 }
 
 

@@ -34,7 +34,6 @@ from najda.dispatch.auth import User
 from najda.dispatch.catalogue import list_incident_types
 from najda.dispatch.timefmt import utcnow
 from najda.errors import NajdaError
-from najda.web import geo_queries
 from najda.web.api.auth import current_user
 from najda.web.i18n import (
     DEFAULT_ZONE,
@@ -49,6 +48,7 @@ from najda.web.i18n import (
     locale_for,
 )
 from najda.web.state import engine, web_state
+from najda.web.ui import page_regions, tile_urls
 
 
 def _static_dir() -> str:
@@ -74,6 +74,7 @@ def _register_bundles(state: BlueprintSetupState) -> None:
             "leaflet/leaflet.css",
             "markercluster/MarkerCluster.css",
             "markercluster/MarkerCluster.Default.css",
+            "css/basemap.css",
             "console/console.css",
             filters="cssrewrite",
             output="gen/console.%(version)s.css",
@@ -201,12 +202,13 @@ def _user_json(user: User) -> dict[str, Any]:
 
 
 def console_config(user: User, locale: Locale) -> dict[str, Any]:
-    regions = geo_queries.list_regions(engine())
+    regions, region = page_regions()
     return {
         "lang": locale.lang,
         "user": _user_json(user),
-        "api": _api_urls(),
-        "region": regions[0] if regions else None,
+        "api": {**_api_urls(), **tile_urls()},
+        "regions": regions,
+        "region": region,
         "catalogue": _catalogue(),
         "lifecycle": {
             "statuses": list(lifecycle.STATUSES),

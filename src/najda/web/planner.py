@@ -23,10 +23,9 @@ from flask import (
 
 from najda.analytics.kpi import STAGES, STANDARDS
 from najda.errors import NajdaError
-from najda.web import geo_queries
 from najda.web.api.auth import current_user
 from najda.web.i18n import LANG_COOKIE, LANGUAGES, Locale, choose_language, locale_for
-from najda.web.state import engine
+from najda.web.ui import page_regions, tile_urls
 
 bp = Blueprint("planner", __name__)
 
@@ -44,20 +43,18 @@ def _locale() -> Locale:
 
 
 def planner_config(locale: Locale) -> dict[str, Any]:
-    regions = geo_queries.list_regions(engine())
+    regions, region = page_regions()
     api = {
         name: url_for(f"api.analytics_{name}")
         for name in ("coverage", "gaps", "heatmap", "kpis", "siting")
     }
-    api.update(
-        governorates=url_for("api.governorates"),
-        roads=url_for("api.roads"),
-        stations=url_for("api.stations"),
-    )
+    api.update(governorates=url_for("api.governorates"), stations=url_for("api.stations"))
+    api.update(tile_urls())
     return {
         "lang": locale.lang,
         "api": api,
-        "region": regions[0] if regions else None,
+        "regions": regions,
+        "region": region,
         "stages": list(STAGES),
         "messages": locale.messages,
         "standards": [

@@ -1,10 +1,17 @@
-"""Pages. The region map: governorates and roads drawn from the API, in Arabic or English
-(``?lang=ar`` runs the page right-to-left). The API it reads needs a signed-in caller,
-so without a session the console's login page is shown first and comes back here."""
+"""Pages. The region map: governorates, roads and street names drawn from the API's vector
+tiles, in Arabic or English (``?lang=ar`` runs the page right-to-left). The API it reads
+needs a signed-in caller, so without a session the console's login page is shown first and
+comes back here.
+
+Also what every map page (this one, the console, the planner) is given: the addresses of
+the tile layers and the region to show (:func:`page_regions`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 from flask import (
     Blueprint,
@@ -18,8 +25,10 @@ from flask import (
 )
 
 from najda.errors import NajdaError
+from najda.web import geo_queries
 from najda.web.api.auth import current_user
 from najda.web.i18n import LANGUAGES, choose_language, locale_for
+from najda.web.state import engine, web_state
 
 bp = Blueprint("ui", __name__)
 
@@ -28,14 +37,36 @@ def _messages_path() -> Path:
     return Path(current_app.static_folder or "") / "i18n" / "messages.json"
 
 
+def tile_urls() -> dict[str, str]:
+    """URL templates of the vector tiles (``{layer}``, ``{z}``, ``{x}``, ``{y}``) and labels."""
+    return {
+        "tiles": unquote(url_for("api.tile", layer="{layer}", z="{z}", x="{x}", y="{y}")),
+        "labels": unquote(url_for("api.tile_labels", z="{z}", x="{x}", y="{y}")),
+    }
+
+
+def page_regions() -> tuple[list[dict[str, str]], dict[str, Any] | None]:
+    """The loaded regions (code and names, for the switcher) and the one to show:
+    ``?region=CODE``, else the ``NAJDA_REGION`` setting, else the first."""
+    regions = geo_queries.list_regions(engine())
+    region = geo_queries.choose_region(
+        regions, wanted=request.args.get("region"), default=web_state().settings.region
+    )
+    brief = [{k: r[k] for k in ("code", "name_en", "name_ar")} for r in regions]
+    return brief, region
+
+
 def _map_config(lang: str) -> dict[str, object]:
-    """What the page's script needs: endpoints, language and the optional tile layer."""
+    """What the page's script needs: endpoints, language, region and the optional tiles."""
+    regions, region = page_regions()
     return {
         "lang": lang,
         "api": {
-            name: url_for(f"api.{name}")
-            for name in ("regions", "governorates", "roads", "stations")
+            **{name: url_for(f"api.{name}") for name in ("regions", "governorates", "stations")},
+            **tile_urls(),
         },
+        "regions": regions,
+        "region": region,
         "health": url_for("health.health"),
         "tiles": {
             "url": current_app.config.get("NAJDA_TILE_URL", ""),

@@ -1,21 +1,18 @@
-// The console's map: a base drawn from the database (governorates, agency jurisdictions,
-// roads), incidents, units coloured by status, recommended routes and the draft pin.
+// The console's map: a base drawn from the server's vector tiles (municipalities and
+// neighbourhoods, roads, street names at close zoom; agency jurisdictions only once turned
+// on), incidents, units coloured by status, recommended routes and the draft pin.
 // A raster tile layer is an optional extra; nothing here needs the internet.
 
-import { getJSON } from './api.js';
 import { escapeHtml } from './format.js';
-import { metresPerPixel, roadClassesForZoom, roadStyle } from '../js/styles.js';
+import {
+  RoadLabels, addJurisdictionOverlays, addRegionSwitcher, boundariesLayer, createBasePanes,
+  roadsLayer, vectorTilesAvailable,
+} from '../js/basemap.js';
 
 export const ROUTE_COLORS = ['#1c7ed6', '#7048e8', '#0ca678', '#d6336c', '#e8590c', '#5c940d', '#0b7285', '#862e9c'];
-const ROAD_LIMIT = 5000;
 
 function boundsOf(bbox) {
   return bbox ? L.latLngBounds([bbox[1], bbox[0]], [bbox[3], bbox[2]]) : null;
-}
-
-function debounce(fn, ms) {
-  let timer = null;
-  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
 }
 
 export class ConsoleMap {
@@ -31,14 +28,13 @@ export class ConsoleMap {
     this.draft = null;
     this.highlighted = new Set();
     this.selectedIncident = null;
-    this.roadsRequest = null;
     this.map = L.map(el, { zoomControl: false, minZoom: 5, maxZoom: 19, zoomSnap: 0.5, boxZoom: false });
     L.control.zoom({ position: this.rtl ? 'topleft' : 'topright' }).addTo(this.map);
     L.control.scale({ position: this.rtl ? 'bottomleft' : 'bottomright', imperial: false }).addTo(this.map);
     this.map.attributionControl.setPrefix(false);
     if (t.attribution) this.map.attributionControl.addAttribution(t.attribution);
-    for (const [name, z] of [['governorates', 300], ['jurisdictions', 320], ['roads', 380],
-      ['routes', 430], ['incidents', 620], ['units', 640], ['draft', 660]]) {
+    createBasePanes(this.map, { boundaries: 300, jurisdictions: 320, roads: 380, labels: 420 });
+    for (const [name, z] of [['routes', 430], ['incidents', 620], ['units', 640], ['draft', 660]]) {
       this.map.createPane(name).style.zIndex = z;
     }
     this.layers = L.control.layers(null, null, { position: this.rtl ? 'topright' : 'topleft', collapsed: true }).addTo(this.map);
@@ -51,27 +47,37 @@ export class ConsoleMap {
   on(event, fn) { this.map.on(event, fn); }
 
   async drawBase() {
-    const region = this.config.region;
+    const { region } = this.config;
     const home = boundsOf(region && region.roads_bbox) || boundsOf(region && region.bbox);
     if (home) this.map.fitBounds(home, { padding: [8, 8] });
     else this.map.setView([24.7136, 46.6753], 12);
     this.el.classList.toggle('show-labels', this.map.getZoom() >= 16);
     this.addTiles();
-    const code = region ? region.code : undefined;
-    const [governorates] = await Promise.all([
-      this.drawGovernorates(code), this.drawJurisdictions(code),
-    ]);
-    this.roads = L.geoJSON(null, {
-      style: roadStyle,
-      interactive: false,
-    }).addTo(this.map);
-    this.layers.addOverlay(this.roads, this.t.layer_roads);
+    if (region) this.drawRegion(region);
     this.layers.addOverlay(this.incidentLayer, this.t.layer_incidents);
     this.layers.addOverlay(this.unitLayer, this.t.layer_units);
     this.layers.addOverlay(this.routeLayer, this.t.layer_routes);
-    await this.refreshRoads();
-    this.map.on('moveend', debounce(() => this.refreshRoads().catch(() => {}), 250));
-    return governorates;
+  }
+
+  // Municipalities, roads and street names from the tiles; one switchable overlay per
+  // agency's jurisdictions, fetched only when turned on; the region switcher.
+  drawRegion(region) {
+    const { api } = this.config;
+    addRegionSwitcher(this.map, {
+      regions: this.config.regions, current: region, label: this.t.region,
+      nameOf: (r) => this.fmt.name(r), position: this.rtl ? 'bottomright' : 'bottomleft',
+    });
+    this.el.dataset.governorates = String(region.counts.governorates);
+    if (!vectorTilesAvailable()) { this.el.dataset.tiles = 'missing'; return; }
+    const boundaries = boundariesLayer(api, region, { el: this.el }).addTo(this.map);
+    this.layers.addOverlay(boundaries, this.t.layer_boundaries);
+    this.roads = roadsLayer(api, region, { el: this.el }).addTo(this.map);
+    this.layers.addOverlay(this.roads, this.t.layer_roads);
+    const labels = new RoadLabels({ url: api.labels, region, lang: this.config.lang, el: this.el }).addTo(this.map);
+    this.layers.addOverlay(labels, this.t.layer_labels);
+    addJurisdictionOverlays(this.map, this.layers, api, region, {
+      el: this.el, name: (agency) => `${this.t.layer_jurisdictions}: ${this.fmt.name(agency)}`,
+    });
   }
 
   addTiles() {
@@ -92,63 +98,8 @@ export class ConsoleMap {
     this.layers.addBaseLayer(tiles, this.t.layer_base);
   }
 
-  async drawGovernorates(region) {
-    const data = await getJSON(this.config.api.governorates, { region });
-    const layer = L.geoJSON(data, {
-      pane: 'governorates',
-      style: () => ({ pane: 'governorates', className: 'console-gov', color: '#7b8794', weight: 1.2,
-        dashArray: '4 3', fillColor: '#eef1f4', fillOpacity: 0.35 }),
-      onEachFeature: (feature, polygon) => {
-        polygon.bindTooltip(escapeHtml(this.fmt.name(feature.properties)), { sticky: true, className: 'gov-tip' });
-      },
-    }).addTo(this.map);
-    this.el.dataset.governorates = String(data.features.length);
-    this.layers.addOverlay(layer, this.t.layer_governorates);
-    return layer;
-  }
-
-  async drawJurisdictions(region) {
-    if (!this.config.api.jurisdictions) return null;
-    let data;
-    try {
-      data = await getJSON(this.config.api.jurisdictions, { region });
-    } catch (_) { return null; }
-    const layer = L.geoJSON(data, {
-      pane: 'jurisdictions',
-      style: (f) => ({ pane: 'jurisdictions', className: 'console-jurisdiction', color: f.properties.color || '#555',
-        weight: 2, opacity: 0.8, fillOpacity: 0.04 }),
-      onEachFeature: (feature, polygon) => {
-        const agency = this.agency(feature.properties.agency);
-        polygon.bindTooltip(`<strong>${escapeHtml(this.fmt.name(feature.properties))}</strong><br>${escapeHtml(this.fmt.name(agency))}`, { sticky: true });
-      },
-    });
-    this.el.dataset.jurisdictions = String(data.features.length);
-    this.layers.addOverlay(layer, this.t.layer_jurisdictions);
-    return layer;
-  }
-
   agency(code) {
     return (this.config.catalogue.agencies || []).find((a) => a.code === code) || { code, name_en: code, name_ar: code };
-  }
-
-  async refreshRoads() {
-    if (this.roadsRequest) this.roadsRequest.abort();
-    const controller = new AbortController();
-    this.roadsRequest = controller;
-    const bounds = this.map.getBounds().pad(0.2);
-    const zoom = Math.round(this.map.getZoom());
-    const classes = roadClassesForZoom(zoom);
-    const data = await getJSON(this.config.api.roads, {
-      region: this.config.region ? this.config.region.code : undefined,
-      bbox: [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()]
-        .map((v) => Math.max(-180, Math.min(180, v)).toFixed(5)).join(','),
-      classes: classes ? classes.join(',') : '',
-      simplify: metresPerPixel(this.map.getCenter().lat, zoom).toFixed(2),
-      limit: ROAD_LIMIT,
-    }, { signal: controller.signal });
-    this.roads.clearLayers();
-    this.roads.addData(data);
-    this.el.dataset.roads = String(data.features.length);
   }
 
   // -- units ---------------------------------------------------------------------------

@@ -1,12 +1,14 @@
-// The first map: governorates and roads drawn from the database through the API.
-// Works with no tile server at all; a configured tile layer is an optional extra.
+// The region map: governorates (a population choropleth), roads and street names drawn
+// from the server's vector tiles, stations on top. Works with no tile server at all; a
+// configured raster tile layer is an optional extra.
 
 import { getJSON } from './api.js';
-import { makeFormat } from './format.js';
 import {
-  GOVERNORATE_HOVER, POPULATION_COLORS, governorateStyle, metresPerPixel,
-  populationBreaks, roadClassesForZoom, roadStyle,
-} from './styles.js';
+  RoadLabels, addJurisdictionOverlays, addRegionSwitcher, boundariesLayer, createBasePanes,
+  roadsLayer, vectorTilesAvailable,
+} from './basemap.js';
+import { makeFormat } from './format.js';
+import { POPULATION_COLORS, populationBreaks, populationColor } from './styles.js';
 
 const config = JSON.parse(document.getElementById('najda-config').textContent);
 const t = JSON.parse(document.getElementById('najda-messages').textContent);
@@ -14,9 +16,8 @@ const fmt = makeFormat(config.lang);
 const rtl = document.documentElement.dir === 'rtl';
 const mapEl = document.getElementById('map');
 const noteEl = document.getElementById('map-note');
-const ROAD_LIMIT = 5000;
 
-const state = { region: null, governorates: null, roads: null, roadsRequest: null };
+const state = { region: config.region, governorates: [] };
 
 function createMap() {
   const map = L.map(mapEl, { zoomControl: false, minZoom: 4, maxZoom: 18, zoomSnap: 0.5 });
@@ -24,8 +25,8 @@ function createMap() {
   L.control.scale({ position: rtl ? 'bottomright' : 'bottomleft', imperial: false }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution(t.attribution);
-  map.createPane('governorates').style.zIndex = 350;
-  map.createPane('roads').style.zIndex = 420;
+  createBasePanes(map, { boundaries: 350, jurisdictions: 370, roads: 420, labels: 460 });
+  map.createPane('govLabels').style.zIndex = 450;
   map.on('zoomend', () => mapEl.classList.toggle('zoom-low', map.getZoom() < 7));
   return map;
 }
@@ -60,15 +61,14 @@ function addTileLayer(map, layers) {
   mapEl.dataset.tiles = 'requested';
 }
 
-function governorateTooltip(props) {
-  const area = props.area_km2 ? `<br>${t.area}: ${fmt.number(props.area_km2)} ${t.km2}` : '';
-  return `<strong>${escapeHtml(fmt.name(props))}</strong><br>${t.population}: ${fmt.number(props.population)}${area}`;
-}
-
 function escapeHtml(text) {
   const div = document.createElement('div');
   div.textContent = text;
   return div.innerHTML;
+}
+
+function boundsOfFeature(props) {
+  return boundsOf(props.bbox);
 }
 
 function renderPopulationLegend(breaks) {
@@ -83,83 +83,49 @@ function renderPopulationLegend(breaks) {
   }));
 }
 
-function renderGovernorateList(map, layer) {
+function renderGovernorateList(map, features) {
   const list = document.getElementById('gov-list');
-  const items = [];
-  layer.eachLayer((polygon) => {
-    const props = polygon.feature.properties;
+  list.replaceChildren(...features.map((feature) => {
+    const props = feature.properties;
     const li = document.createElement('li');
-    li.innerHTML = `<span class="gov-name"></span><span class="gov-pop"></span>`;
+    li.innerHTML = '<span class="gov-name"></span><span class="gov-pop"></span>';
     li.querySelector('.gov-name').textContent = fmt.name(props);
     li.querySelector('.gov-pop').textContent = fmt.number(props.population);
     li.tabIndex = 0;
-    li.addEventListener('click', () => map.fitBounds(polygon.getBounds(), { padding: [24, 24] }));
-    li.addEventListener('mouseenter', () => polygon.setStyle(GOVERNORATE_HOVER));
-    li.addEventListener('mouseleave', () => layer.resetStyle(polygon));
-    items.push(li);
-  });
-  list.replaceChildren(...items);
+    li.title = props.area_km2 ? `${t.area}: ${fmt.number(props.area_km2)} ${t.km2}` : '';
+    const zoomTo = () => map.fitBounds(boundsOfFeature(props), { padding: [24, 24] });
+    li.addEventListener('click', zoomTo);
+    li.addEventListener('keydown', (e) => { if (e.key === 'Enter') zoomTo(); });
+    return li;
+  }));
 }
 
-async function drawGovernorates(map) {
-  const data = await getJSON(config.api.governorates, { region: state.region.code });
+// The polygons come from the boundary tiles (with their population); this light list
+// (no geometry) gives the class limits, the side list and the labels.
+async function drawGovernorates(map, layers) {
+  const data = await getJSON(config.api.governorates, { region: state.region.code, geometry: 'false' });
   const breaks = populationBreaks(data.features.map((f) => f.properties.population));
-  const layer = L.geoJSON(data, {
-    style: (feature) => governorateStyle(feature, breaks, map.getZoom()),
-    onEachFeature: (feature, polygon) => {
-      polygon.bindTooltip(governorateTooltip(feature.properties), { sticky: true, direction: 'top' });
-      polygon.on('mouseover', () => { polygon.setStyle(GOVERNORATE_HOVER); polygon.bringToFront(); });
-      polygon.on('mouseout', () => layer.resetStyle(polygon));
+  const layer = boundariesLayer(config.api, state.region, {
+    el: mapEl,
+    governorate: (props, zoom) => {
+      const close = zoom >= 10;
+      return {
+        stroke: true, color: close ? '#4f8a9e' : '#ffffff', weight: close ? 2 : 1.4, opacity: 1,
+        fill: true, fillColor: populationColor(props.population, breaks), fillOpacity: close ? 0.14 : 0.78,
+      };
     },
   }).addTo(map);
-  map.on('zoomend', () => layer.setStyle((feature) => governorateStyle(feature, breaks, map.getZoom())));
-  addGovernorateLabels(map, data);
+  layers.addOverlay(layer, t.layer_governorates);
+  const labels = L.layerGroup(data.features.map((f) => L.tooltip({
+    permanent: true, direction: 'center', className: 'gov-label', interactive: false, pane: 'govLabels',
+  }).setLatLng([f.properties.label_point[1], f.properties.label_point[0]]).setContent(escapeHtml(fmt.name(f.properties)))));
+  labels.addTo(map);
   renderPopulationLegend(breaks);
-  renderGovernorateList(map, layer);
+  renderGovernorateList(map, data.features);
   const total = data.features.reduce((sum, f) => sum + (f.properties.population || 0), 0);
   document.getElementById('stat-population').textContent = fmt.compact(total);
   mapEl.dataset.governorates = String(data.features.length);
-  state.governorates = layer;
-  return layer;
-}
-
-function addGovernorateLabels(map, data) {
-  const labels = L.layerGroup();
-  L.geoJSON(data).eachLayer((polygon) => {
-    const centre = polygon.getBounds().getCenter();
-    L.tooltip({ permanent: true, direction: 'center', className: 'gov-label', interactive: false })
-      .setLatLng(centre).setContent(escapeHtml(fmt.name(polygon.feature.properties)))
-      .addTo(labels);
-  });
-  labels.addTo(map);
-}
-
-function roadTooltip(props) {
-  const name = fmt.name(props) || t.unnamed_road;
-  return `<strong>${escapeHtml(name)}</strong><br><span class="muted">${escapeHtml(props.highway)}</span>`;
-}
-
-async function refreshRoads(map) {
-  if (state.roadsRequest) state.roadsRequest.abort();
-  const controller = new AbortController();
-  state.roadsRequest = controller;
-  const bounds = map.getBounds().pad(0.2);
-  const zoom = Math.round(map.getZoom());
-  const classes = roadClassesForZoom(zoom);
-  const data = await getJSON(config.api.roads, {
-    region: state.region.code,
-    bbox: [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()]
-      .map((v) => Math.max(-180, Math.min(180, v)).toFixed(5)).join(','),
-    classes: classes ? classes.join(',') : '',
-    simplify: metresPerPixel(map.getCenter().lat, zoom).toFixed(2),
-    limit: ROAD_LIMIT,
-  }, { signal: controller.signal });
-  state.roads.clearLayers();
-  state.roads.addData(data);
-  mapEl.dataset.roads = String(data.features.length);
-  mapEl.dataset.roadsTruncated = String(Boolean(data.truncated || classes));
-  document.getElementById('stat-roads').textContent = fmt.number(state.region.counts.road_edges);
-  return data;
+  state.governorates = data.features;
 }
 
 function stationIcon(color) {
@@ -194,11 +160,6 @@ async function checkHealth() {
   }
 }
 
-function debounce(fn, ms) {
-  let timer = null;
-  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
-}
-
 function showRegion(region) {
   document.getElementById('region-name').textContent = fmt.name(region);
   document.getElementById('stat-governorates').textContent = fmt.number(region.counts.governorates);
@@ -209,17 +170,19 @@ function showRegion(region) {
 async function main() {
   checkHealth();
   const map = createMap();
+  window.__najdaMap = map;
   const layers = L.control.layers(null, null, { position: rtl ? 'topleft' : 'topright', collapsed: true }).addTo(map);
   addTileLayer(map, layers);
-  const wanted = new URLSearchParams(window.location.search).get('region');
-  const { regions } = await getJSON(config.api.regions);
-  state.region = regions.find((r) => r.code === wanted) || regions[0] || null;
   if (!state.region) {
     map.setView([24.7, 46.7], 6);
     setNote(t.no_region, 'warn');
     mapEl.dataset.state = 'empty';
     return;
   }
+  addRegionSwitcher(map, {
+    regions: config.regions, current: state.region, label: t.region, nameOf: (r) => fmt.name(r),
+    position: rtl ? 'bottomleft' : 'bottomright',
+  });
   showRegion(state.region);
   const regionBounds = boundsOf(state.region.bbox) || boundsOf(state.region.roads_bbox);
   if (regionBounds) map.fitBounds(regionBounds, { padding: [16, 16] });
@@ -228,25 +191,23 @@ async function main() {
   document.getElementById('zoom-region').addEventListener('click', () => regionBounds && map.fitBounds(regionBounds));
   document.getElementById('zoom-roads').addEventListener('click', () => roadsBounds && map.fitBounds(roadsBounds));
   document.getElementById('zoom-roads').disabled = !roadsBounds;
-
-  const governorates = await drawGovernorates(map);
-  layers.addOverlay(governorates, t.layer_governorates);
-  state.roads = L.geoJSON(null, {
-    style: roadStyle,
-    onEachFeature: (feature, line) => line.bindTooltip(roadTooltip(feature.properties), { sticky: true }),
-  }).addTo(map);
-  layers.addOverlay(state.roads, t.layer_roads);
-  await refreshRoads(map);
-  map.on('moveend', debounce(() => refreshRoads(map).catch(reportRoadError), 250));
+  if (!vectorTilesAvailable()) {
+    mapEl.dataset.state = 'error';
+    setNote(t.tiles_missing, 'error');
+    return;
+  }
+  await drawGovernorates(map, layers);
+  const roads = roadsLayer(config.api, state.region, { el: mapEl }).addTo(map);
+  layers.addOverlay(roads, t.layer_roads);
+  const labels = new RoadLabels({ url: config.api.labels, region: state.region, lang: config.lang, el: mapEl }).addTo(map);
+  layers.addOverlay(labels, t.layer_labels);
+  addJurisdictionOverlays(map, layers, config.api, state.region, {
+    el: mapEl, name: (agency) => `${t.layer_jurisdictions}: ${fmt.name(agency)}`,
+  });
   await drawStations(map, layers);
   mapEl.dataset.state = 'ready';
   mapEl.classList.toggle('zoom-low', map.getZoom() < 7);
   if (mapEl.dataset.tiles !== 'unreachable') setNote('', 'info');
-}
-
-function reportRoadError(error) {
-  if (error.name === 'AbortError') return;
-  setNote(`${t.load_failed}: ${error.message}`, 'error');
 }
 
 main().catch((error) => {

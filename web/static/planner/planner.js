@@ -1,6 +1,11 @@
 // The planner's page: coverage / gaps / heatmap layers, tables and the siting answer,
-// all from /api/v1/analytics. The base map (governorates, roads, stations) is drawn from
-// the database, so the page works without a tile server.
+// all from /api/v1/analytics. The base map (governorates, roads, street names) is drawn
+// from the server's vector tiles and the stations from the database, so the page works
+// without a tile server.
+
+import {
+  RoadLabels, addRegionSwitcher, boundariesLayer, createBasePanes, roadsLayer, vectorTilesAvailable,
+} from '../js/basemap.js';
 
 const C = window.NAJDA_PLANNER;
 const t = (key) => (C.messages && C.messages[key]) || key;
@@ -51,7 +56,8 @@ const map = L.map(mapEl, { zoomControl: false, zoomSnap: 0.25, minZoom: 5, maxZo
 L.control.zoom({ position: rtl ? 'topleft' : 'topright' }).addTo(map);
 L.control.scale({ position: rtl ? 'bottomleft' : 'bottomright', imperial: false }).addTo(map);
 map.attributionControl.setPrefix(false);
-for (const [name, z] of [['govs', 250], ['analysis', 350], ['roads', 420], ['sites', 640]]) {
+createBasePanes(map, { boundaries: 250, jurisdictions: 260, roads: 420, labels: 450 });
+for (const [name, z] of [['analysis', 350], ['sites', 640]]) {
   map.createPane(name).style.zIndex = z;
 }
 const region = C.region;
@@ -64,22 +70,27 @@ const analysis = L.layerGroup().addTo(map);
 const sites = L.layerGroup().addTo(map);
 let stationLayer = null;
 
+// Governorates and roads from the vector tiles (drawn over the analysis layer's fill,
+// roads above it), street names at close zoom, the stations from the database.
 async function drawBase() {
-  const code = region ? region.code : undefined;
-  const [govs, roads, stations] = await Promise.all([
-    get(C.api.governorates, { region: code, simplify: 200 }),
-    get(C.api.roads, { region: code, limit: 20000 }),
-    get(C.api.stations, { region: code }),
-  ]);
-  L.geoJSON(govs, { pane: 'govs', interactive: false,
-    style: { color: '#52606d', weight: 1.5, fill: true, fillColor: '#f5f3ee', fillOpacity: 0.6 } }).addTo(map);
-  L.geoJSON(roads, { pane: 'roads', interactive: false,
-    style: (f) => ({ color: '#3e4c59', opacity: 0.55,
-      weight: ['motorway', 'trunk', 'primary'].includes(f.properties.highway) ? 2.4 : 1 }) }).addTo(map);
+  if (!region) return;
+  const name = (r) => (rtl ? (r.name_ar || r.name_en) : (r.name_en || r.name_ar));
+  addRegionSwitcher(map, {
+    regions: C.regions, current: region, label: t('region'), nameOf: name, position: rtl ? 'bottomright' : 'bottomleft',
+  });
+  if (vectorTilesAvailable()) {
+    boundariesLayer(C.api, region, {
+      el: mapEl,
+      governorate: () => ({ stroke: true, color: '#52606d', weight: 1.5, opacity: 1, fill: true, fillColor: '#f5f3ee', fillOpacity: 0.6 }),
+    }).addTo(map);
+    roadsLayer(C.api, region, { el: mapEl }).addTo(map);
+    new RoadLabels({ url: C.api.labels, region, lang: C.lang, el: mapEl }).addTo(map);
+  }
+  const stations = await get(C.api.stations, { region: region.code });
   stationLayer = L.geoJSON(stations, { pane: 'sites',
     pointToLayer: (f, latlng) => L.circleMarker(latlng, { pane: 'sites', radius: 6, color: '#fff', weight: 2,
       fillColor: '#1f2933', fillOpacity: 1 }),
-    onEachFeature: (f, layer) => layer.bindTooltip(escapeHtml(rtl ? (f.properties.name_ar || f.properties.name_en) : (f.properties.name_en || f.properties.name_ar))) }).addTo(map);
+    onEachFeature: (f, layer) => layer.bindTooltip(escapeHtml(name(f.properties))) }).addTo(map);
 }
 
 function legend(title, steps, colours, fmt) {

@@ -33,7 +33,7 @@ def json_body() -> dict[str, Any]:
 
 # Feature modules: each import registers that module's routes on ``bp``; one line each.
 # isort: off
-from najda.web.api import geo  # noqa: E402,F401
+from najda.web.api import geo, tiles  # noqa: E402,F401
 from najda.web.api import auth, incidents, openapi, units  # noqa: E402,F401
 from najda.web.api import search  # noqa: E402,F401
 from najda.web.api import avl, events  # noqa: E402,F401

@@ -56,7 +56,10 @@ def governorates() -> Response:
         p.parse_float(request.args.get("simplify"), name="simplify", low=0.0, high=MAX_SIMPLIFY_M)
         or 0.0
     )
-    return geojson_response(q.governorates_geojson(engine(), region=region, simplify_m=simplify))
+    geometry = p.parse_bool(request.args.get("geometry"), name="geometry", default=True)
+    return geojson_response(
+        q.governorates_geojson(engine(), region=region, simplify_m=simplify, geometry=geometry)
+    )
 
 
 @bp.get("/roads")

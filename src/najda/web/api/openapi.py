@@ -643,7 +643,11 @@ def _geo_paths() -> dict[str, Any]:
                 "Governorates (GeoJSON, Arabic and English names)",
                 {**ok(ref("FeatureCollection"), media=GEOJSON), **geo_errors},
                 tag="geo",
-                params=[region, simplify],
+                params=[
+                    region,
+                    simplify,
+                    query("geometry", {"type": "boolean"}, "false: properties only"),
+                ],
             )
         },
         "/roads": {
@@ -722,13 +726,14 @@ def _search_paths() -> dict[str, Any]:
 
 
 def _self_described_paths() -> dict[str, Any]:
-    """The path items the units, catalogue, AVL, analytics and events modules describe
+    """The path items the units, catalogue, AVL, analytics, events and tiles modules describe
     themselves (a path both here and there, ``/units``, gets the methods of both)."""
     # imported here: those modules import this one's helpers
-    from najda.web.api import analytics, avl, catalogue, events, incidents, units
+    from najda.web.api import analytics, avl, catalogue, events, incidents, tiles, units
 
     paths = {**avl.openapi_paths(), **analytics.openapi_paths(), **events.openapi_paths()}
     paths.update(incidents.openapi_paths())
+    paths.update(tiles.openapi_paths())
     return {**paths, **catalogue.openapi_paths(), **units.openapi_paths()}
 
 
