@@ -340,6 +340,9 @@ class Assignment(Base):
     eta_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     route: Mapped[Any] = mapped_column(_geom("LINESTRING"), nullable=True)
+    # how eta_s was made: road, straight_line or none, and why not by road (0008)
+    eta_method: Mapped[str | None] = mapped_column(Text, nullable=True)
+    eta_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     assigned_by: Mapped[int | None] = mapped_column(
         ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
     )

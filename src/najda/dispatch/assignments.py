@@ -169,10 +169,10 @@ def _assign_one(
     assignment_id = conn.execute(
         text("""
         INSERT INTO assignment (incident_id, unit_id, capability, eta_s, distance_m, route,
-                                assigned_by, assigned_at)
+                                eta_method, eta_reason, assigned_by, assigned_at)
         VALUES (:iid, :uid, :cap, :eta, :dist,
                 CASE WHEN CAST(:route AS text) IS NULL THEN NULL
-                     ELSE ST_GeomFromText(:route, 4326) END, :by, :now)
+                     ELSE ST_GeomFromText(:route, 4326) END, :method, :reason, :by, :now)
         RETURNING id"""),
         {
             "iid": incident.id,
@@ -181,13 +181,13 @@ def _assign_one(
             "eta": est.eta_s,
             "dist": est.distance_m,
             "route": route_wkt,
+            "method": est.method_recorded,
+            "reason": est.reason,
             "by": by.id,
             "now": utcnow(),
         },
     ).scalar_one()
     conn.execute(text("UPDATE unit SET status = 'dispatched' WHERE id = :id"), {"id": unit.id})
-    # The timeline event is the assignment's record of how its ETA was made (no column
-    # of its own: the assignment_id ties the two).
     record_event(
         conn,
         incident.id,

@@ -27,6 +27,7 @@ from najda.dispatch.placement import check_coordinates, next_incident_number, pl
 from najda.dispatch.store import transaction
 from najda.dispatch.timefmt import local_year, utcnow
 from najda.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from najda.routing.graph import GraphRef, make_graph_ref
 
 _CALLER = re.compile(r"^\+?[0-9 ()-]{3,32}$")
 # When the call was answered (the console's moment, or the telephony's): a clock a little
@@ -66,8 +67,8 @@ class AssignmentView:
     release_reason: str | None
     en_route_at: datetime | None  # this unit's own progress (its first report)
     on_scene_at: datetime | None
-    # how eta_s was made (road, straight_line, none) and why not by road, as recorded
-    # in the unit_assigned event (None for assignments made before it was recorded)
+    # how eta_s was made (road, straight_line, none) and why not by road (migration
+    # 0008; None for assignments made before methods were recorded)
     eta_method: str | None = None
     eta_reason: str | None = None
 
@@ -96,6 +97,9 @@ class Incident:
     timestamps: dict[str, datetime | None]
     assignments: list[AssignmentView] = field(default_factory=list)
     call_answered_at: datetime | None = None  # incident_call.answered_at
+    # the region's road graph as it is now (read with the incident, so routing needs no
+    # query of its own to know which graph to use)
+    road_graph: GraphRef | None = None
 
     def jurisdiction_by_agency(self) -> dict[int, int]:
         return {j["agency_id"]: j["id"] for j in self.jurisdictions}
@@ -336,14 +340,16 @@ _INCIDENT_SQL = """
                        'distance_m', s.distance_m, 'route', ST_AsGeoJSON(s.route)::json,
                        'assigned_at', s.assigned_at, 'released_at', s.released_at,
                        'release_reason', s.release_reason, 'en_route_at', p.en_route_at,
-                       'on_scene_at', p.on_scene_at, 'eta_method', e.details ->> 'eta_method',
-                       'eta_reason', e.details ->> 'eta_reason') ORDER BY s.id), '[]')
+                       'on_scene_at', p.on_scene_at, 'eta_method', s.eta_method,
+                       'eta_reason', s.eta_reason) ORDER BY s.id), '[]')
             FROM assignment s JOIN unit u ON u.id = s.unit_id JOIN agency a ON a.id = u.agency_id
             LEFT JOIN assignment_progress p ON p.assignment_id = s.id
-            LEFT JOIN incident_event e ON e.incident_id = s.incident_id AND e.kind = 'unit_assigned'
-                 AND e.details ->> 'assignment_id' = s.id::text
-            WHERE s.incident_id = i.id) AS assignments
+            WHERE s.incident_id = i.id) AS assignments,
+           gv.version AS gv_version, gv.id AS gv_id, gv.created_at AS gv_created,
+           gv.node_count AS gv_nodes, gv.edge_count AS gv_edges
     FROM incident i JOIN region r ON r.id = i.region_id
+    LEFT JOIN LATERAL (SELECT * FROM graph_version WHERE region_id = r.id
+                       ORDER BY version DESC LIMIT 1) gv ON true
     JOIN incident_type t ON t.id = i.incident_type_id
     LEFT JOIN governorate g ON g.id = i.governorate_id
     LEFT JOIN incident_call c ON c.incident_id = i.id
@@ -394,6 +400,15 @@ def _incident(row: Any) -> Incident:
         timestamps={s: row[col] for s, col in lifecycle.TIMESTAMP_COLUMN.items()},
         assignments=[_assignment(a) for a in row["assignments"]],
         call_answered_at=row["call_answered_at"],
+        road_graph=make_graph_ref(
+            row["region_code"],
+            region_id=row["region_id"],
+            version=row["gv_version"],
+            row_id=row["gv_id"],
+            created=row["gv_created"],
+            nodes=row["gv_nodes"],
+            edges=row["gv_edges"],
+        ),
     )
 
 

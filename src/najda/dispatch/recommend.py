@@ -101,7 +101,7 @@ def recommend(
     )
     chosen_policy: Policy = "own_first" if policy == "own_first" else "nearest"
     jurisdictions = incident.jurisdiction_by_agency()
-    graph = road_graph_or_none(graphs, engine, incident.region_code)
+    graph = road_graph_or_none(graphs, engine, incident.region_code, ref=incident.road_graph)
     # bounded: only as many units are ranked by road as filling the plan needs
     ranked, unreachable, basis = rank_or_estimate(
         graph,
@@ -133,7 +133,7 @@ def _estimates(
     now: datetime | None = None,
 ) -> tuple[dict[int, Ranked], dict[int, Located], Basis]:
     located = {u.unit_id: x for u in units if (x := last_known(u)) is not None}
-    graph = road_graph_or_none(graphs, engine, incident.region_code)
+    graph = road_graph_or_none(graphs, engine, incident.region_code, ref=incident.road_graph)
     estimates, basis = estimate_all(
         graph, (incident.lon, incident.lat), list(located.values()), pace=pace, at=now
     )

@@ -42,12 +42,15 @@ from najda.errors import NotFound
 
 if TYPE_CHECKING:
     from najda.routing.engine import Quota
+    from najda.routing.graph import GraphRef
 
 
 class GraphSource(Protocol):
     """Gives the current road graph of a region (e.g. a routing ``GraphCache``)."""
 
     def get(self, engine: Engine, region: str) -> Any: ...
+
+    def get_ref(self, engine: Engine, ref: GraphRef) -> Any: ...
 
 
 #: Mean Earth radius (IUGG), the sphere great-circle distances are measured on.
@@ -178,9 +181,17 @@ def straight_line_ranked(
     return ranked
 
 
-def road_graph_or_none(graphs: GraphSource, engine: Engine, region: str) -> Any:
-    """The region's road graph, or None when it has no road network."""
+def road_graph_or_none(
+    graphs: GraphSource, engine: Engine, region: str, *, ref: GraphRef | None = None
+) -> Any:
+    """The region's road graph, or None when it has no road network.
+
+    ``ref`` (read with the caller's own data, e.g. the incident) names the graph, so no
+    query is needed to learn which; without it the source asks the database.
+    """
     try:
+        if ref is not None:
+            return graphs.get_ref(engine, ref) if ref.version else None
         return graphs.get(engine, region)
     except NotFound:
         return None

@@ -653,10 +653,34 @@ def graph_ref(conn: Connection, region: str) -> GraphRef:
     if row is None:
         raise NotFound(f"unknown region: {region}", details={"region": region})
     rid, version, gid, created, nodes, edges = row
+    return make_graph_ref(
+        region,
+        region_id=rid,
+        version=version,
+        row_id=gid,
+        created=created,
+        nodes=nodes,
+        edges=edges,
+    )
+
+
+def make_graph_ref(
+    region: str,
+    *,
+    region_id: int,
+    version: int | None,
+    row_id: int | None,
+    created: Any,
+    nodes: int | None,
+    edges: int | None,
+) -> GraphRef:
+    """The :class:`GraphRef` of a ``graph_version`` row read by any query (its columns
+    ``version``, ``id``, ``created_at``, ``node_count``, ``edge_count``; all None when
+    the region has no graph)."""
     if version is None:
-        return GraphRef(region, int(rid), 0, "")
+        return GraphRef(region, int(region_id), 0, "")
     stamp = created.isoformat() if created is not None else ""
-    return GraphRef(region, int(rid), int(version), f"{gid}|{stamp}|{nodes}|{edges}")
+    return GraphRef(region, int(region_id), int(version), f"{row_id}|{stamp}|{nodes}|{edges}")
 
 
 def region_graph_version(engine: Engine, region: str) -> tuple[int, int]:
