@@ -56,6 +56,27 @@ def rows_reference(engine: Engine, region: str) -> object:
     return reference_graph(u, v, w)
 
 
+def pgrouting_costs(
+    engine: Engine, region: str, starts: list[int], target: int
+) -> dict[int, float]:
+    """Travel time from each start node to ``target`` by pgRouting's pgr_dijkstraCost over
+    the same road_edge rows (node ids)."""
+    with engine.connect() as conn:
+        rid = conn.execute(
+            text("SELECT id FROM region WHERE code = :c"), {"c": region}
+        ).scalar_one()
+        rows = conn.execute(
+            text(
+                "SELECT start_vid, agg_cost FROM pgr_dijkstraCost("
+                "  'SELECT id, u AS source, v AS target, travel_time_s AS cost FROM road_edge "
+                "   WHERE region_id = ' || :rid, CAST(:starts AS bigint[]), CAST(:target AS bigint),"
+                "  directed => true)"
+            ),
+            {"rid": rid, "starts": starts, "target": target},
+        ).all()
+    return {int(node): float(cost) for node, cost in rows}
+
+
 def test_real_network_loaded_whole(real: tuple[str, RoadGraph], roads_engine: Engine) -> None:
     region, graph = real
     with roads_engine.connect() as conn:
@@ -89,22 +110,9 @@ def test_node_times_agree_with_pgrouting(roads_engine: Engine) -> None:
     target = int(rng.integers(graph.node_count))
     starts = rng.choice(graph.node_count, 60, replace=False)
     ours = node_travel_times(graph, [target], direction="to")
-    with roads_engine.connect() as conn:
-        rid = conn.execute(text("SELECT id FROM region WHERE code = 'riyadh'")).scalar_one()
-        rows = conn.execute(
-            text(
-                "SELECT start_vid, agg_cost FROM pgr_dijkstraCost("
-                "  'SELECT id, u AS source, v AS target, travel_time_s AS cost FROM road_edge "
-                "   WHERE region_id = ' || :rid, CAST(:starts AS bigint[]), CAST(:target AS bigint),"
-                "  directed => true)"
-            ),
-            {
-                "rid": rid,
-                "starts": graph.node_id[starts].tolist(),
-                "target": int(graph.node_id[target]),
-            },
-        ).all()
-    theirs = {int(node): float(cost) for node, cost in rows}
+    theirs = pgrouting_costs(
+        roads_engine, "riyadh", graph.node_id[starts].tolist(), int(graph.node_id[target])
+    )
     assert len(theirs) >= 50  # every start but the target itself is reachable (one SCC)
     for s in starts:
         node = int(graph.node_id[s])
