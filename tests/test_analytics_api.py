@@ -108,8 +108,7 @@ def test_errors_use_the_one_shape(api: tuple[Api, Engine]) -> None:
     assert_error_shape(client.get("/analytics/kpis?by=weekday"), 400)
     assert_error_shape(client.get("/analytics/kpis?format=geojson"), 400)
     assert_error_shape(client.get("/analytics/siting?add=0"), 400)
-    # finer candidates would make an integer program too big to solve while a caller waits
-    error = assert_error_shape(client.get("/analytics/siting?candidate_resolution=10"), 400)
+    error = assert_error_shape(client.get("/analytics/siting?candidate_resolution=11"), 400)
     assert error["details"]["parameter"] == "candidate_resolution"
     anonymous = Api(client.base, None)
     assert_error_shape(anonymous.get("/analytics/coverage"), 401)

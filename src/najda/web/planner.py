@@ -21,9 +21,11 @@ from flask import (
     url_for,
 )
 
+from najda.analytics.coverage import DENOMINATORS
 from najda.analytics.kpi import STAGES, STANDARDS
 from najda.errors import NajdaError
 from najda.web import geo_queries
+from najda.web.api.analytics import planner_for
 from najda.web.api.auth import current_user
 from najda.web.i18n import LANG_COOKIE, LANGUAGES, Locale, choose_language, locale_for
 from najda.web.state import engine
@@ -45,6 +47,8 @@ def _locale() -> Locale:
 
 def planner_config(locale: Locale) -> dict[str, Any]:
     regions = geo_queries.list_regions(engine())
+    region = _chosen_region(regions, request.args.get("region"))
+    agencies = planner_for(region["code"]).agencies() if region else []
     api = {
         name: url_for(f"api.analytics_{name}")
         for name in ("coverage", "gaps", "heatmap", "kpis", "siting")
@@ -57,7 +61,10 @@ def planner_config(locale: Locale) -> dict[str, Any]:
     return {
         "lang": locale.lang,
         "api": api,
-        "region": regions[0] if regions else None,
+        "region": region,
+        "regions": [{k: r[k] for k in ("code", "name_en", "name_ar")} for r in regions],
+        "agencies": agencies,
+        "denominators": DENOMINATORS,
         "stages": list(STAGES),
         "messages": locale.messages,
         "standards": [
@@ -68,6 +75,15 @@ def planner_config(locale: Locale) -> dict[str, Any]:
             "attribution": current_app.config.get("NAJDA_TILE_ATTRIBUTION", ""),
         },
     }
+
+
+def _chosen_region(regions: list[dict[str, Any]], asked: str | None) -> dict[str, Any] | None:
+    """The region asked for (``?region=``), else the first one; an unknown code is
+    ignored rather than refused (a stale bookmark still opens the page)."""
+    for r in regions:
+        if r["code"] == asked:
+            return r
+    return regions[0] if regions else None
 
 
 @bp.get("/planner")
