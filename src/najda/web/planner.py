@@ -47,8 +47,6 @@ def _locale() -> Locale:
 
 def planner_config(locale: Locale) -> dict[str, Any]:
     regions = geo_queries.list_regions(engine())
-    region = _chosen_region(regions, request.args.get("region"))
-    agencies = planner_for(region["code"]).agencies() if region else []
     api = {
         name: url_for(f"api.analytics_{name}")
         for name in ("coverage", "gaps", "heatmap", "kpis", "siting")
@@ -61,10 +59,7 @@ def planner_config(locale: Locale) -> dict[str, Any]:
     return {
         "lang": locale.lang,
         "api": api,
-        "region": region,
-        "regions": [{k: r[k] for k in ("code", "name_en", "name_ar")} for r in regions],
-        "agencies": agencies,
-        "denominators": DENOMINATORS,
+        "region": regions[0] if regions else None,
         "stages": list(STAGES),
         "messages": locale.messages,
         "standards": [
@@ -77,13 +72,11 @@ def planner_config(locale: Locale) -> dict[str, Any]:
     }
 
 
-def _chosen_region(regions: list[dict[str, Any]], asked: str | None) -> dict[str, Any] | None:
-    """The region asked for (``?region=``), else the first one; an unknown code is
-    ignored rather than refused (a stale bookmark still opens the page)."""
-    for r in regions:
-        if r["code"] == asked:
-            return r
-    return regions[0] if regions else None
+def analytics_config(region: dict[str, Any] | None) -> dict[str, Any]:
+    """What the analytics panels need besides the base map: the agencies with stations
+    in the region (names from the catalogue) and what each percentage is a share of."""
+    agencies = planner_for(region["code"]).agencies() if region else []
+    return {"agencies": agencies, "denominators": DENOMINATORS}
 
 
 @bp.get("/planner")
@@ -97,7 +90,9 @@ def planner_page() -> Response:
         return make_response(
             redirect(url_for("console.login_page", next=request.full_path.rstrip("?")))
         )
-    html = render_template("planner.html", t=locale, config=planner_config(locale), user=user)
+    config = planner_config(locale)
+    config.update(analytics_config(config["region"]))
+    html = render_template("planner.html", t=locale, config=config, user=user)
     response = make_response(html)
     response.headers["Content-Language"] = locale.lang
     response.headers["Cache-Control"] = "no-store"

@@ -294,14 +294,7 @@ async function refresh(ev) {
 }
 
 controls.addEventListener('submit', refresh);
-controls.addEventListener('change', (ev) => {
-  if (ev.target.name === 'layer') refresh();
-  if (ev.target.name === 'region') {
-    const url = new URL(window.location.href);
-    url.searchParams.set('region', ev.target.value);
-    window.location.assign(url.toString());
-  }
-});
+controls.addEventListener('change', (ev) => { if (ev.target.name === 'layer') refresh(); });
 document.getElementById('siting').addEventListener('submit', solveSiting);
 document.getElementById('siting').addEventListener('change', renderDownloads);
 document.getElementById('kpi-by').addEventListener('change', drawKpis);

@@ -355,8 +355,9 @@ def _source() -> list[dict[str, Any]]:
     ]
 
 
-def _h3_param(low: int, high: int, name: str = "resolution") -> dict[str, Any]:
-    return doc.query(name, {"type": "integer", "minimum": low, "maximum": high}, "H3 resolution")
+def _h3_param(low: int, high: int, name: str = "resolution", note: str = "") -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": low, "maximum": high}
+    return doc.query(name, schema, "H3 resolution" + (f" ({note})" if note else ""))
 
 
 def _minutes(name: str, low: float, high: float) -> dict[str, Any]:
@@ -385,6 +386,7 @@ def openapi_paths() -> dict[str, Any]:
                             "governorates": ARRAY,
                             "sources_used": ARRAY,
                             "sources_left_out": INT,
+                            "denominators": doc.OBJ,
                         },
                         extra=True,
                     )
@@ -422,7 +424,12 @@ def openapi_paths() -> dict[str, Any]:
                     doc.query("kind", {"type": "string", "enum": ["modelled", "measured"]}),
                     *_source(),
                     doc.query("stage", {"type": "string", "enum": list(kpi.STAGES)}),
-                    _h3_param(6, 11),
+                    _h3_param(
+                        6,
+                        11,
+                        note="modelled default: the finest up to 9 keeping the graph "
+                        "within a few thousand cells; measured default: 9",
+                    ),
                     since,
                 ],
             )
@@ -463,19 +470,25 @@ def openapi_paths() -> dict[str, Any]:
         },
         "/analytics/siting": {
             "get": doc.operation(
-                "Where to add stations (maximal or set covering) with before and after; "
+                "Where to add stations (maximal or set covering) with before and after; every "
+                "road node is a candidate (or one per H3 cell at candidate_resolution); a site "
+                "that adds no one is never proposed (added may be below requested); "
                 "422 solver_time_limit when the solver cannot finish in time",
                 _answers(
                     doc.obj(
                         {
                             "model": {"type": "string", "enum": list(MODELS)},
                             "threshold_min": NUM,
+                            "requested": INT,
                             "added": INT,
+                            "exact": doc.BOOL,
+                            "reduction": doc.OBJ,
                             "new_sites": ARRAY,
                             "existing": ARRAY,
                             "cells": ARRAY,
                             "covered_before": NUM,
                             "covered_after": NUM,
+                            "denominators": doc.OBJ,
                         },
                         extra=True,
                     )
@@ -488,7 +501,12 @@ def openapi_paths() -> dict[str, Any]:
                     _minutes("threshold", 0.5, 60),
                     doc.query("agency", doc.CODE),
                     _h3_param(6, 10),
-                    _h3_param(6, MAX_CANDIDATE_RESOLUTION, "candidate_resolution"),
+                    _h3_param(
+                        6,
+                        MAX_CANDIDATE_RESOLUTION,
+                        "candidate_resolution",
+                        "one candidate per cell; default: every road node",
+                    ),
                 ],
             )
         },
