@@ -7,7 +7,9 @@ and the siting answer's coverage against networkx's multi-source search."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from pathlib import Path
 
 import h3
 import numpy as np
@@ -115,3 +117,29 @@ def test_siting_adds_five_stations_on_the_whole_city(planner: Planner, doha_engi
     red = siting.reduce(inst, add=5)
     picks = red.columns[siting.greedy(red.cover, red.weight, 5)]
     assert answer["covered_after"] >= inst.covered_by([*np.flatnonzero(inst.fixed), *picks])
+
+
+def test_a_reimport_is_picked_up_by_what_the_planner_keeps(
+    planner: Planner, doha_engine: Engine, data_dir: Path, tmp_path: Path
+) -> None:
+    from najda.ingest.boundaries import import_boundaries
+
+    before = planner.coverage().totals()
+    question = {"model": "mclp", "add": 1, "threshold_min": 8.0}
+    answer = planner.siting(**question)
+    # kept: the page asks twice (JSON, then GeoJSON), the second is not solved again
+    assert planner.siting(**question)["new_sites"] is answer["new_sites"]
+    # the municipalities again, with Ad Dawhah's people doubled
+    source = json.loads((data_dir / "boundaries/wof_qa_municipalities.geojson").read_text())
+    for feature in source["features"]:
+        if feature["properties"]["name_en"] == "Ad Dawhah":
+            feature["properties"]["population"] *= 2
+    path = tmp_path / "municipalities.geojson"
+    path.write_text(json.dumps(source))
+    fields = {"code": "wof_id", "name_en": "name_en", "name_ar": "name_ar"}
+    import_boundaries(doha_engine, "doha", path, layer="governorates", fields=fields)
+    after = planner.coverage().totals()
+    assert after["placed"] == pytest.approx(before["placed"] + 796_947)
+    again = planner.siting(**question)
+    assert again["new_sites"] is not answer["new_sites"]
+    assert again["placed"] == pytest.approx(after["placed"])

@@ -282,7 +282,7 @@ class Planner:
             )
 
         answer: dict[str, Any] = self._siting.get(key, build)
-        return answer
+        return dict(answer)  # a caller may drop parts (the CLI drops the cells)
 
     def _solve_siting(
         self,
