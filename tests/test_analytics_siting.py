@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sqlalchemy import Engine
 
 from najda.analytics import coverage as cov
@@ -179,3 +180,33 @@ def test_the_solver_stops_at_its_time_limit_with_a_clear_error() -> None:
     assert error.details["time_limit_s"] == 0.5
     assert (error.details["candidates"], error.details["demand_nodes"]) == (200, 400)
     assert error.details["solved_on"]["columns"] > 150
+
+
+def test_dominated_columns_are_those_inside_another() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        dense = rng.random((12, 30)) < 0.3
+        dense[rng.integers(0, 12, 30), np.arange(30)] = True  # no empty column
+        sets = [frozenset(np.flatnonzero(dense[:, j])) for j in range(30)]
+        keep = [j for j in range(30) if sets[j] not in sets[:j]]  # distinct columns
+        cover = sp.csc_matrix(dense[:, keep])
+        expected = [any(sets[j] < sets[k] for k in keep) for j in keep]
+        assert siting.dominated_columns(cover).tolist() == expected
+
+
+def test_long_thresholds_keep_few_pairs(riyadh_engine: Engine) -> None:
+    graph = load_graph(riyadh_engine, "riyadh")
+    demand = cov.attach(graph, population_surface(riyadh_engine, "riyadh", resolution=9))
+    stations = cov.load_stations(riyadh_engine, "riyadh")
+    inst = siting.build_instance(graph, demand, stations, threshold_min=3.0)
+    assert inst.candidate_resolution is None and inst.candidates > 800  # every road node
+    # demand an existing station reaches keeps only the stations' pairs
+    by_fixed = inst.covered_rows(np.flatnonzero(inst.fixed))
+    assert by_fixed.any() and not by_fixed.all()
+    assert inst.fixed[inst.entry_site[by_fixed[inst.entry_demand]]].all()
+    # past the pair budget, one candidate per H3 cell (res 9, else coarser)
+    coarse = siting.build_instance(graph, demand, [], threshold_min=3.0, max_pairs=200)
+    assert coarse.candidate_resolution in siting.COARSER_CANDIDATES
+    nodes = siting.candidate_nodes(graph, resolution=coarse.candidate_resolution)
+    assert coarse.candidates == nodes.size < inst.candidates
+    assert siting.solve(coarse, model="mclp", add=2).covered_after > 0

@@ -10,9 +10,11 @@ How a number is made
   node nearest its cell centre, if one lies within ``access_m`` (default 500 m, the
   snapping limit); its time is that node's. Rows with no node that close are
   *off-network*: never covered.
-* A row is covered within T minutes when its time is at most ``60 T`` seconds; the
-  covered share of a governorate is covered people over the governorate's population
-  (placed and unplaced people alike).
+* A row is covered within T minutes when its time is at most ``60 T`` seconds. Covered
+  people are given as a share of three denominators (:data:`DENOMINATORS`), each named
+  in its key: ``pct_*`` of the governorate's population (placed and unplaced people
+  alike), ``pct_placed_*`` of the people the population layer places in cells, and
+  ``pct_on_network_*`` of those near a road.
 
 A station is used when the importer linked it to a road node of this graph within the
 graph's snapping limit; the others are listed as left out, with their distance.

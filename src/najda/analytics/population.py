@@ -14,8 +14,9 @@ Method (dasymetric, from what the importers store)
 3. A governorate with no populated locality (Doha's municipalities come with their
    population only) spreads its people over its residential streets: each H3 cell gets
    a share proportional to the length of ``residential`` and ``living_street`` roads
-   whose midpoint lies in it and in the governorate (all drivable roads when the
-   governorate has no residential street). Streets are where people live, so the
+   whose middle (between their end nodes) lies in it and in the governorate (all
+   drivable roads when the governorate has none); a street drawn both ways counts half
+   in each direction. Streets are where people live, so the
    weight follows the city rather than the empty desert a municipality also holds. This
    is done only when the region's road data (the convex hull of its road nodes) covers
    at least :data:`MIN_ROAD_EXTENT_SHARE` of the governorate's area: below that the

@@ -319,6 +319,9 @@ class Planner:
             graph, demand, np.concatenate([existing, result.new_nodes]), inst.threshold_s
         )
         summary["cells"] = _gained_cells(demand, before, after, inst.threshold_s)
+        for site, node in zip(summary["new_sites"], result.new_nodes, strict=True):
+            alone = siting.coverage_with(graph, demand, np.array([node]), inst.threshold_s)
+            site["covers_alone"] = float(demand.surface.population[alone <= inst.threshold_s].sum())
         summary["existing"] = [s.as_dict() for s in cov.station_nodes(graph, stations)[1]]
         summary["seconds"] = {
             "drive_times": round(searched - started, 3),

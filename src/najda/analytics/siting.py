@@ -12,30 +12,35 @@ The instance
   time from every node to it, :func:`~najda.routing.engine.node_travel_times` with
   ``direction="to"``), not one search per site: a city has hundreds of demand nodes
   and tens of thousands of possible sites. Only the pairs within the threshold are
-  kept (a sparse matrix).
+  kept (a sparse matrix), and for demand an existing station already reaches only the
+  stations' pairs. Should the pairs still pass :data:`MAX_PAIRS` (a long threshold with
+  few stations), candidates become one node per H3 cell (res 9, else 8, else 7).
 
 Solving
 -------
 1. Demand the existing stations already cover is set aside: it counts as covered
    whatever is added.
-2. The candidate set is reduced without losing the optimum (:func:`reduce`): a
-   candidate covering none of the rest is dropped (it would add no one); candidates
-   covering the same demand become one column (the one with the least people-weighted
-   drive to that demand stands for them); a candidate whose demand is a strict subset
-   of another's is dominated and dropped, since swapping it for its dominator never
-   covers fewer people. On Doha this takes 39,697 road nodes to a few hundred columns.
-3. spopt (PuLP + CBC) solves the model exactly on the reduced set: maximal covering
-   (MCLP: add ``n`` sites to cover the most people) or set covering (LSCP: the fewest
-   sites that bring every coverable person within the threshold; people no candidate
-   can reach in time are reported, not required). CBC stops after ``time_limit_s``: a
-   solve not proven optimal by then raises :class:`SolverTimeLimit` rather than return
-   a guess. Demand nodes covered by the same columns become one row (their people
-   summed). spopt writes its model densely (every row times every column, in Python),
-   so should the reduced set still exceed :data:`MAX_MODEL_TERMS`, the model is
-   solved exactly on a pool of columns (the greedy choice and the columns covering the
-   most people alone) and the answer says so (``exact`` false).
-4. A chosen site whose removal would lose no one is dropped, so no answer proposes a
-   station that adds no coverage: ``added`` may be less than ``requested``.
+2. The problem is reduced without losing the optimum (:func:`reduce`): a candidate
+   covering none of the rest is dropped (it would add no one); candidates covering the
+   same demand become one column (the one with the least people-weighted drive to that
+   demand stands for them); a candidate whose demand is a strict subset of another's is
+   dominated and dropped, since swapping it for its dominator never covers fewer
+   people; demand nodes covered by the same columns become one row (people summed). On
+   Doha this takes 39,697 road nodes to a few hundred columns.
+3. spopt (PuLP + CBC) solves the model exactly on the reduced problem: maximal
+   covering (MCLP: add ``n`` sites to cover the most people) or set covering (LSCP: the
+   fewest sites that bring every coverable person within the threshold; people no
+   candidate can reach in time are reported, not required). CBC stops after
+   ``time_limit_s``: a solve not proven optimal by then raises :class:`SolverTimeLimit`
+   rather than return a guess. spopt writes its model densely (every row times every
+   column, in Python), so should rows times columns still exceed
+   :data:`MAX_MODEL_TERMS`, the model is solved on a pool of columns (the greedy choice
+   and the columns covering the most people alone) and the answer says so (``exact``
+   false).
+4. The chosen sites are ranked by what each adds after the ones before it, the most
+   first (these gains sum to the whole gain); a site that adds no one is dropped, so no
+   answer proposes a station that adds no coverage: ``added`` may be less than
+   ``requested``.
 """
 
 from __future__ import annotations
@@ -57,10 +62,11 @@ from najda.errors import InvalidInput, Unprocessable
 from najda.routing.engine import node_travel_times
 from najda.routing.graph import FloatArray, Int32Array, RoadGraph
 
-MAX_MODEL_TERMS = 400_000  # rows x columns spopt writes (densely, in Python: ~10 s)
+MAX_MODEL_TERMS = 600_000  # rows x columns spopt writes (densely, in Python: ~6 s)
+MAX_PAIRS = 4_000_000  # (demand, site) pairs kept in memory (~50 MB)
+COARSER_CANDIDATES = (9, 8, 7)  # H3 resolutions tried in turn past MAX_PAIRS
 MAX_NEW = 20
 SOLVER_TIME_LIMIT_S = 60.0
-_DOMINANCE_BLOCK = 1_024  # columns compared at once (bounds the overlap matrix)
 
 Model = Literal["mclp", "lscp"]
 Report = Callable[[str], None]
@@ -85,9 +91,13 @@ class SitingInstance:
     demand_node, weight
         Demand (on the network) aggregated by road node: node and people.
     entry_demand, entry_site, entry_time
-        Every (demand, site) pair within the threshold and its drive time in seconds.
+        Every (demand, site) pair within the threshold and its drive time in seconds;
+        for demand an existing station reaches, only the existing stations' pairs.
     threshold_s
         The service standard.
+    candidate_resolution
+        None when every road node was a candidate, else the H3 resolution of the
+        one-node-per-cell candidates.
     """
 
     site_node: Int32Array
@@ -98,6 +108,7 @@ class SitingInstance:
     entry_site: Int32Array
     entry_time: FloatArray
     threshold_s: float
+    candidate_resolution: int | None = None
 
     @classmethod
     def from_cost(
@@ -222,6 +233,7 @@ def build_instance(
     threshold_min: float,
     candidates: Sequence[int] | NDArray[np.integer[Any]] | None = None,
     candidate_resolution: int | None = None,
+    max_pairs: int = MAX_PAIRS,
     progress: bool | None = None,
 ) -> SitingInstance:
     """The sparse form of the problem (see the module).
@@ -236,6 +248,11 @@ def build_instance(
         Candidate node indices; default every road node (or see ``candidate_resolution``).
     candidate_resolution
         One candidate per H3 cell at this resolution instead of every node.
+    max_pairs
+        With the default candidates (every road node): when the (demand, site) pairs
+        within the threshold would exceed this (a long threshold and few stations), one
+        node per H3 cell is taken instead, at resolution 9, else 8, else 7; the instance
+        says which (:attr:`SitingInstance.candidate_resolution`).
     progress
         Progress bar over the searches (default: on a terminal).
     """
@@ -244,55 +261,86 @@ def build_instance(
             "threshold must be minutes in (0, 60]", details={"threshold": threshold_min}
         )
     fixed_nodes = np.unique(station_nodes(graph, stations)[0])
-    if candidates is not None:
-        cand = np.unique(np.asarray(candidates, dtype=np.int32))
-    elif candidate_resolution is not None:
-        cand = candidate_nodes(graph, resolution=candidate_resolution)
-    else:
-        cand = np.arange(graph.node_count, dtype=np.int32)
-    cand = np.setdiff1d(cand, fixed_nodes)
-    sites = np.concatenate([fixed_nodes, cand]).astype(np.int32)
     on = demand.on_network & (demand.surface.population > 0)
     nodes, inverse = np.unique(demand.node[on], return_inverse=True)
     weight = np.bincount(inverse, weights=demand.surface.population[on], minlength=nodes.size)
     threshold_s = float(threshold_min) * 60.0
-    rows, cols, times = reaching_sites(graph, nodes, sites, limit_s=threshold_s, progress=progress)
-    return SitingInstance(
-        site_node=sites,
-        fixed=np.arange(sites.size) < fixed_nodes.size,
-        demand_node=nodes.astype(np.int32),
-        weight=weight.astype(np.float64),
-        entry_demand=rows,
-        entry_site=cols,
-        entry_time=times,
-        threshold_s=threshold_s,
-    )
+    if candidates is not None or candidate_resolution is not None:
+        tries: list[int | None] = [candidate_resolution]
+    else:
+        tries = [None, *COARSER_CANDIDATES]
+
+    def attempt(resolution: int | None, budget: int | None) -> SitingInstance:
+        if candidates is not None:
+            cand = np.unique(np.asarray(candidates, dtype=np.int32))
+        elif resolution is not None:
+            cand = candidate_nodes(graph, resolution=resolution)
+        else:
+            cand = np.arange(graph.node_count, dtype=np.int32)
+        sites = np.concatenate([fixed_nodes, np.setdiff1d(cand, fixed_nodes)]).astype(np.int32)
+        fixed = np.arange(sites.size) < fixed_nodes.size
+        rows, cols, times = reaching_sites(
+            graph, nodes, sites, fixed, limit_s=threshold_s, max_pairs=budget, progress=progress
+        )
+        return SitingInstance(
+            site_node=sites,
+            fixed=fixed,
+            demand_node=nodes.astype(np.int32),
+            weight=weight.astype(np.float64),
+            entry_demand=rows,
+            entry_site=cols,
+            entry_time=times,
+            threshold_s=threshold_s,
+            candidate_resolution=resolution,
+        )
+
+    for resolution in tries[:-1]:
+        try:
+            return attempt(resolution, max_pairs)
+        except _TooManyPairs:
+            continue  # coarser candidates: fewer sites, fewer pairs
+    return attempt(tries[-1], None)
+
+
+class _TooManyPairs(Exception):
+    """More (demand, site) pairs than the budget: try coarser candidates."""
 
 
 def reaching_sites(
     graph: RoadGraph,
     targets: Int32Array,
     sites: Int32Array,
+    fixed: NDArray[np.bool_],
     *,
     limit_s: float,
+    max_pairs: int | None = None,
     progress: bool | None = None,
 ) -> tuple[Int32Array, Int32Array, FloatArray]:
     """Every (target, site) pair with a drive from the site to the target within
     ``limit_s``: (target position, site position, seconds), one reverse search per
-    target."""
+    target. A target a ``fixed`` site reaches keeps only its fixed sites' pairs: it is
+    covered whatever else opens, and dropping the rest keeps memory small on long
+    thresholds. Raises :class:`_TooManyPairs` past ``max_pairs``."""
     from najda.ingest.base import progress as bar
 
     position = np.full(graph.node_count, -1, dtype=np.int64)
     position[sites] = np.arange(sites.size)
     rows, cols, times = [], [], []
+    total = 0
     for i, target in enumerate(
         bar(targets.tolist(), desc="drive times to demand", unit="node", enabled=progress)
     ):
         t = node_travel_times(graph, [target], direction="to", limit_s=limit_s)
         reached = np.flatnonzero(t <= limit_s)
         reached = reached[position[reached] >= 0]
-        rows.append(np.full(reached.size, i, dtype=np.int32))
-        cols.append(position[reached].astype(np.int32))
+        site = position[reached]
+        if fixed[site].any():
+            reached, site = reached[fixed[site]], site[fixed[site]]
+        total += site.size
+        if max_pairs is not None and total > max_pairs:
+            raise _TooManyPairs
+        rows.append(np.full(site.size, i, dtype=np.int32))
+        cols.append(site.astype(np.int32))
         times.append(t[reached])
     if not rows:
         return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
@@ -322,7 +370,7 @@ def reduce(
     distinct = _distinct_columns(cover, _mean_drive(inst, rows, free))
     cover, free = cover[:, distinct], free[distinct]
     counts["distinct"] = int(free.size)
-    undominated = ~_dominated(cover)
+    undominated = ~dominated_columns(cover)
     cover, free = cover[:, undominated].tocsc(), free[undominated]
     counts["undominated"] = int(free.size)
     cover, weight = _merged_rows(cover, weight)
@@ -376,16 +424,34 @@ def _distinct_columns(cover: sp.csc_matrix, score: FloatArray) -> NDArray[np.int
     return np.sort(np.fromiter(best.values(), dtype=np.int64, count=len(best)))
 
 
-def _dominated(cover: sp.csc_matrix) -> NDArray[np.bool_]:
-    """Per column: its rows are a strict subset of another column's (columns distinct)."""
-    ints = cover.astype(np.int32)
+def dominated_columns(cover: sp.csc_matrix) -> NDArray[np.bool_]:
+    """Per column: its rows are a strict subset of another column's (columns distinct,
+    none empty).
+
+    A column's dominator must cover the column's rarest row (the one the fewest columns
+    cover), so each column is compared only with the columns covering its rarest row:
+    columns are grouped by that row and one sparse product per group counts overlaps.
+    """
+    cover = cover.tocsc()
+    cover.sort_indices()
+    n_rows, n_cols = cover.shape
+    out = np.zeros(n_cols, dtype=bool)
+    if n_cols == 0:
+        return out
+    by_row = cover.tocsr()
+    degree = np.diff(by_row.indptr).astype(np.int64)
+    key = degree[cover.indices] * n_rows + cover.indices
+    rarest = np.minimum.reduceat(key, cover.indptr[:-1]) % n_rows
     size = np.diff(cover.indptr)
-    out = np.zeros(cover.shape[1], dtype=bool)
-    for start in range(0, cover.shape[1], _DOMINANCE_BLOCK):
-        block = slice(start, start + _DOMINANCE_BLOCK)
-        overlap = (ints[:, block].T @ ints).tocoo()
-        j = overlap.row + start
-        inside = (overlap.data == size[j]) & (size[overlap.col] > size[j])
+    ints = cover.astype(np.int32)
+    order = np.argsort(rarest, kind="stable")
+    starts = np.flatnonzero(np.r_[True, rarest[order][1:] != rarest[order][:-1]])
+    for group in np.split(order, starts[1:]):
+        row = int(rarest[group[0]])
+        rivals = by_row.indices[by_row.indptr[row] : by_row.indptr[row + 1]]
+        overlap = (ints[:, group].T @ ints[:, rivals]).tocoo()
+        j, k = group[overlap.row], rivals[overlap.col]
+        inside = (overlap.data == size[j]) & (size[k] > size[j])
         out[j[inside]] = True
     return out
 
@@ -576,7 +642,6 @@ def result_summary(
             "lon": float(graph.lon[inst.site_node[j]]),
             "lat": float(graph.lat[inst.site_node[j]]),
             "gain": gain,
-            "covers_alone": inst.covered_by([j]),
         }
         for k, (j, gain) in enumerate(zip(result.new_sites, result.gains, strict=True))
     ]
@@ -589,6 +654,7 @@ def result_summary(
         "exact": result.reduction.exact,
         "existing_sites": int(inst.fixed.sum()),
         "candidates": inst.candidates,
+        "candidate_resolution": inst.candidate_resolution,
         "reduction": result.reduction.counts,
         "demand_nodes": int(inst.demand_node.size),
         "requested": result.requested,

@@ -224,6 +224,7 @@ function renderSiting(answer) {
     (fewer ? `<p class="pl-warn" id="siting-fewer">${escapeHtml(fill(t('siting_fewer'), { added: num.format(answer.added), requested: num.format(requested) }))}</p>` : '') +
     `<ol class="pl-sites" id="siting-sites">${list}</ol>` +
     `<p class="pl-note">${escapeHtml(fill(t('siting_reduced'), { candidates: num.format(r.candidates), solved: num.format(r.solved_on) }))} · ${escapeHtml(t(answer.exact ? 'siting_exact' : 'siting_pool'))}</p>` +
+    (answer.candidate_resolution ? `<p class="pl-note">${escapeHtml(fill(t('siting_coarse'), { res: num.format(answer.candidate_resolution) }))}</p>` : '') +
     `<p class="pl-note">${t('on_network')}: ${share(answer.pct_on_network_before)} → ${share(answer.pct_on_network_after)} ${escapeHtml(t('denom_on_network_short'))}</p>`;
 }
 
