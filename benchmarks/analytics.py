@@ -168,21 +168,43 @@ def bench_api(client: Any, runs: int) -> None:
 
 
 # -- siting ------------------------------------------------------------------------------
-def bench_siting_api(client: Any) -> None:
-    print("station siting, add 5, whole city, every road node a candidate (API)")
-    for minutes in (4, 8):
-        url = f"/api/v1/analytics/siting?region={REGION}&model=mclp&add=5&threshold={minutes}"
+def agency_without_stations(engine: Any) -> str | None:
+    """An agency of the catalogue with no station in the region (siting from scratch)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT a.code FROM agency a WHERE NOT EXISTS (SELECT 1 FROM station s "
+                "JOIN region r ON r.id = s.region_id WHERE s.agency_id = a.id AND r.code = :r) "
+                "ORDER BY a.code LIMIT 1"
+            ),
+            {"r": REGION},
+        ).scalar()
+
+
+def bench_siting_api(client: Any, engine: Any) -> None:
+    print("station siting, whole city, every road node a candidate (API)")
+    scratch = agency_without_stations(engine)
+    cases = [("mclp&add=5", 4, None), ("mclp&add=5", 8, None)]
+    if scratch:  # no existing station: the most demand left to cover
+        cases += [("mclp&add=5", 8, scratch), ("lscp", 8, scratch)]
+    for model, minutes, agency in cases:
+        url = f"/api/v1/analytics/siting?region={REGION}&model={model}&threshold={minutes}"
+        url += f"&agency={agency}" if agency else ""
         elapsed, response = timed(lambda url=url: client.get(url))
         body = response.get_json()
         assert response.status_code == 200, body
         r = body["reduction"]
-        gains = ", ".join(f"{s['gain']:,.0f}" for s in body["new_sites"])
-        row(f"within {minutes} min: {body['status']}, added {body['added']}", elapsed)
+        gains = ", ".join(f"{s['gain']:,.0f}" for s in body["new_sites"][:5])
+        who = f"{agency} (no station)" if agency else "all stations"
+        row(f"{model.split('&')[0]} {who}, {minutes} min: added {body['added']}", elapsed)
         print(
             f"    candidates {r['candidates']:,} -> with gain {r['with_gain']:,} -> distinct "
             f"{r['distinct']:,} -> undominated {r['undominated']:,}; rows {r['rows']:,}; "
+            f"{body['status']}{'' if body['exact'] else ' on a pool'}; "
             f"drive times {body['seconds']['drive_times']:.2f} s, solve "
-            f"{body['seconds']['solve']:.2f} s; gains {gains}; covered "
+            f"{body['seconds']['solve']:.2f} s; gains {gains}{'...' if body['added'] > 5 else ''}; covered "
             f"{body['pct_placed_before']:.2f} % -> {body['pct_placed_after']:.2f} % of placed; "
             f"{verdict(elapsed, TARGETS['siting'])}"
         )
@@ -297,7 +319,7 @@ def main() -> None:
         bench_coverage(engine, planner, args.runs)
         client = web_client(engine)
         bench_api(client, args.runs)
-        bench_siting_api(client)
+        bench_siting_api(client, engine)
         bench_siting_reference(planner)
 
 

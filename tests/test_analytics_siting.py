@@ -210,3 +210,16 @@ def test_long_thresholds_keep_few_pairs(riyadh_engine: Engine) -> None:
     nodes = siting.candidate_nodes(graph, resolution=coarse.candidate_resolution)
     assert coarse.candidates == nodes.size < inst.candidates
     assert siting.solve(coarse, model="mclp", add=2).covered_after > 0
+
+
+def test_a_pool_keeps_set_covering_feasible_and_says_it_is_not_proven() -> None:
+    inst = _geometric_instance(4, sites=150, demand=200, fixed=0)
+    whole = siting.solve(inst, model="lscp")
+    assert whole.reduction.exact
+    pooled = siting.solve(inst, model="lscp", max_terms=200)  # about one column per row
+    assert not pooled.reduction.exact
+    assert pooled.reduction.counts["solved_on"] < pooled.reduction.counts["undominated"]
+    assert pooled.covered_after == pytest.approx(whole.covered_after)  # all coverable
+    assert len(pooled.new_sites) >= len(whole.new_sites)
+    mclp = siting.solve(inst, model="mclp", add=3, max_terms=200)
+    assert not mclp.reduction.exact and len(mclp.new_sites) == 3

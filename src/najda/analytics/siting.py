@@ -354,7 +354,8 @@ def reduce(
     """The demand left to cover and the candidates worth a column (module, step 2).
 
     When rows times columns exceed ``max_terms``, the columns are cut to a pool: the
-    greedy choice of ``add`` sites and the columns covering the most people alone.
+    greedy choice of ``add`` sites (``None``, for set covering: until all is covered)
+    and the columns covering the most people alone.
     """
     inst = instance
     rows = np.flatnonzero(~inst.covered_rows(np.flatnonzero(inst.fixed)))
@@ -377,7 +378,7 @@ def reduce(
     counts["demand_left"], counts["rows"] = int(rows.size), int(weight.size)
     limit = max(1, max_terms // max(1, weight.size))
     if free.size > limit:
-        pool = _pool(cover, weight, add or 1, limit)
+        pool = _pool(cover, weight, add, limit)
         cover, free = cover[:, pool].tocsc(), free[pool]
     counts["solved_on"] = int(free.size)
     return Reduction(columns=free, cover=cover, weight=weight, counts=counts)
@@ -456,11 +457,15 @@ def dominated_columns(cover: sp.csc_matrix) -> NDArray[np.bool_]:
     return out
 
 
-def _pool(cover: sp.csc_matrix, weight: FloatArray, add: int, limit: int) -> NDArray[np.int64]:
-    """The greedy choice of ``add`` columns and the columns covering the most alone."""
-    chosen = greedy(cover, weight, add)
-    alone = np.argsort(-(cover.T @ weight), kind="stable")
-    pool = list(dict.fromkeys([*chosen, *alone.tolist()]))[:limit]
+def _pool(
+    cover: sp.csc_matrix, weight: FloatArray, add: int | None, limit: int
+) -> NDArray[np.int64]:
+    """The greedy choice of ``add`` columns (``None``: until every row is covered, so a
+    set covering model on the pool stays feasible), then the columns covering the most
+    alone, up to ``limit`` columns (more when the greedy choice alone needs more)."""
+    chosen = greedy(cover, weight, add if add is not None else cover.shape[1])
+    alone = np.argsort(-(cover.T @ weight), kind="stable").tolist()
+    pool = list(dict.fromkeys([*chosen, *alone]))[: max(limit, len(chosen))]
     return np.sort(np.asarray(pool, dtype=np.int64))
 
 
@@ -485,18 +490,20 @@ def solve(
     model: Model,
     add: int | None = None,
     time_limit_s: float = SOLVER_TIME_LIMIT_S,
+    max_terms: int = MAX_MODEL_TERMS,
 ) -> SitingResult:
     """Solve: ``mclp`` adds ``add`` sites, ``lscp`` the fewest for full coverage.
 
     CBC stops after ``time_limit_s`` seconds; an answer not proven optimal by then (or
-    no answer at all) raises :class:`SolverTimeLimit`.
+    no answer at all) raises :class:`SolverTimeLimit`. ``max_terms`` bounds the model
+    spopt writes (see :func:`reduce`).
     """
     if model not in ("mclp", "lscp"):
         raise InvalidInput("model must be mclp or lscp", details={"model": model})
     n_new = _check_add(add, instance) if model == "mclp" else None
     fixed_idx = np.flatnonzero(instance.fixed)
     coverable = instance.covers.sum(axis=1).A1 > 0
-    red = reduce(instance, add=n_new)
+    red = reduce(instance, add=n_new, max_terms=max_terms)
     picked, status = _solve_reduced(red, instance, model, n_new, time_limit_s)
     chosen, gains = _useful(instance, [int(red.columns[j]) for j in picked])
     return SitingResult(
