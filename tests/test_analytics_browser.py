@@ -116,7 +116,7 @@ def test_planner_on_the_whole_city_of_doha(browser: Any, doha_site: str) -> None
     page.on("pageerror", lambda e: errors.append(str(e)))
     _login(page, doha_site, region="doha")
     table = page.inner_text("#coverage-table")
-    assert "Ad Dawhah" in table and "not placed: outside the road data" in table
+    assert "Ad Dawhah" in table and "not placed: no locality or street data" in table
     summary = page.inner_text("#summary")
     assert "Shares of the people the population layer places in cells" in summary
     assert "1,497,477 of 1,887,006 residents placed" in summary
@@ -138,6 +138,11 @@ def test_planner_on_the_whole_city_of_doha(browser: Any, doha_site: str) -> None
     ]
     assert len(gains) == 5 and all(g > 0 for g in gains)
     assert "Proposed station 1" in page.inner_text("#siting-sites")
+    # each star on the map names its rank and the people it adds
+    titles = page.locator(".pl-new-site").evaluate_all("els => els.map((e) => e.title)")
+    assert sorted(titles) == sorted(
+        f"Proposed station {k + 1}: +{g:,.0f} people" for k, g in enumerate(gains)
+    )
     assert "proven optimal" in page.inner_text("#siting-result")
     page.evaluate("document.querySelector('.pl-side').scrollTop = 0")
     page.screenshot(path=str(SHOTS / "planner-doha-siting-en.png"), full_page=True)
