@@ -45,9 +45,8 @@ Solving
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -69,7 +68,6 @@ MAX_NEW = 20
 SOLVER_TIME_LIMIT_S = 60.0
 
 Model = Literal["mclp", "lscp"]
-Report = Callable[[str], None]
 
 
 class SolverTimeLimit(Unprocessable):
@@ -685,7 +683,3 @@ def result_summary(
 
 def _share(part: float, whole: float) -> float | None:
     return round(100.0 * part / whole, 4) if whole > 0 else None
-
-
-def finite_or_none(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
