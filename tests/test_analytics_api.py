@@ -41,6 +41,15 @@ def test_coverage_json_csv_geojson_agree(api: tuple[Api, Engine]) -> None:
     body = client.get("/analytics/coverage?thresholds=2,4").json()
     direct = Planner(engine, "riyadh").coverage(thresholds_min=(2, 4), resolution=8)
     assert body["totals"] == pytest.approx(direct.totals())
+    # every share comes with its denominator, and is a share of it
+    assert set(body["denominators"]) == {"pct", "pct_placed", "pct_on_network"}
+    tot = body["totals"]
+    for base, key in (
+        ("population", "pct"),
+        ("placed", "pct_placed"),
+        ("on_network", "pct_on_network"),
+    ):
+        assert tot[f"{key}_4min"] == pytest.approx(100 * tot["covered_4min"] / tot[base], abs=1e-3)
     assert len(body["governorates"]) == 20 and len(body["sources_used"]) >= 2
     rows = _csv(client.get("/analytics/coverage?thresholds=2,4&format=csv"))
     assert [float(r["covered_4min"]) for r in rows] == pytest.approx(
@@ -88,8 +97,14 @@ def test_kpis_with_targets_and_csv(api: tuple[Api, Engine]) -> None:
 def test_siting_before_and_after(api: tuple[Api, Engine]) -> None:
     client, _ = api
     body = client.get("/analytics/siting?model=mclp&add=2&threshold=2").json()
-    assert body["status"] == "Optimal" and body["added"] == 2
+    assert body["status"] == "Optimal" and body["added"] == body["requested"] == 2
+    assert body["exact"] and body["reduction"]["candidates"] > 800  # every road node
     assert body["covered_after"] > body["covered_before"]
+    assert [s["rank"] for s in body["new_sites"]] == [1, 2]
+    assert sum(s["gain"] for s in body["new_sites"]) == pytest.approx(body["gain"])
+    assert body["pct_placed_after"] == pytest.approx(
+        100 * body["covered_after"] / body["placed"], abs=1e-3
+    )
     gained = sum(c["population"] for c in body["cells"] if c["state"] == "gained")
     assert gained == pytest.approx(body["gain"], rel=1e-6)
     geo = client.get("/analytics/siting?model=mclp&add=2&threshold=2&format=geojson").json()
@@ -108,8 +123,7 @@ def test_errors_use_the_one_shape(api: tuple[Api, Engine]) -> None:
     assert_error_shape(client.get("/analytics/kpis?by=weekday"), 400)
     assert_error_shape(client.get("/analytics/kpis?format=geojson"), 400)
     assert_error_shape(client.get("/analytics/siting?add=0"), 400)
-    # finer candidates would make an integer program too big to solve while a caller waits
-    error = assert_error_shape(client.get("/analytics/siting?candidate_resolution=10"), 400)
+    error = assert_error_shape(client.get("/analytics/siting?candidate_resolution=11"), 400)
     assert error["details"]["parameter"] == "candidate_resolution"
     anonymous = Api(client.base, None)
     assert_error_shape(anonymous.get("/analytics/coverage"), 401)

@@ -10,9 +10,11 @@ How a number is made
   node nearest its cell centre, if one lies within ``access_m`` (default 500 m, the
   snapping limit); its time is that node's. Rows with no node that close are
   *off-network*: never covered.
-* A row is covered within T minutes when its time is at most ``60 T`` seconds; the
-  covered share of a governorate is covered people over the governorate's population
-  (placed and unplaced people alike).
+* A row is covered within T minutes when its time is at most ``60 T`` seconds. Covered
+  people are given as a share of three denominators (:data:`DENOMINATORS`), each named
+  in its key: ``pct_*`` of the governorate's population (placed and unplaced people
+  alike), ``pct_placed_*`` of the people the population layer places in cells, and
+  ``pct_on_network_*`` of those near a road.
 
 A station is used when the importer linked it to a road node of this graph within the
 graph's snapping limit; the others are listed as left out, with their distance.
@@ -27,12 +29,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
-from shapely.geometry import mapping
 from sqlalchemy import Engine, text
 
+from najda.analytics.heatmap import COORD_DECIMALS, cells_shape, fine_resolution, node_cells
 from najda.analytics.population import PopulationSurface, cell_polygon
 from najda.errors import InvalidInput, Unprocessable
 from najda.routing.engine import Reach, node_travel_times, reach
@@ -41,8 +42,19 @@ from najda.routing.snap import Snaps
 
 DEFAULT_THRESHOLDS_MIN: tuple[float, ...] = (4.0, 8.0, 12.0)
 DEFAULT_ACCESS_M = 500.0
+AREA_FINEST_RESOLUTION = 10
 
 SourceKind = Literal["stations", "units"]
+
+# What each percentage is a share of (the API and the page say it with every number).
+DENOMINATORS = {
+    "pct": "population: every resident the imported governorate figures count, "
+    "whether or not the population layer could place them in a cell",
+    "pct_placed": "placed: the people the population layer puts in H3 cells "
+    "(the region's population layer)",
+    "pct_on_network": "on_network: placed people whose cell centre is within "
+    f"{DEFAULT_ACCESS_M:g} m of a road node (people near a road)",
+}
 
 
 @dataclass(frozen=True)
@@ -145,46 +157,64 @@ class Coverage:
     reach: Reach | None = field(default=None, repr=False)
 
     def governorate_rows(self) -> list[dict[str, Any]]:
-        """One row per governorate: people, placed, on-network and covered per threshold."""
+        """One row per governorate: people, placed, on-network and covered per threshold,
+        with the share of each denominator (see :data:`DENOMINATORS`)."""
         gov = self.demand.surface.governorates
         rows = []
         for g in range(len(gov)):
-            pop = float(gov.population[g])
             row: dict[str, Any] = {
                 "governorate_id": int(gov.id[g]),
                 "code": gov.code[g],
                 "name_en": gov.name_en[g],
                 "name_ar": gov.name_ar[g],
-                "population": pop,
-                "placed": float(gov.placed[g]),
-                "unplaced": float(gov.unplaced[g]),
-                "on_network": float(self.on_network[g]),
+                "placement": gov.placement[g] if gov.placement else None,
+                "road_share": _round(gov.road_share[g]) if gov.road_share is not None else None,
             }
-            for k, t in enumerate(self.thresholds_min):
-                row[f"covered_{_label(t)}"] = float(self.covered[g, k])
-                row[f"pct_{_label(t)}"] = _pct(self.covered[g, k], pop)
+            row.update(self._numbers(self.covered[g], gov.population[g], gov.placed[g], g))
             rows.append(row)
         return rows
 
     def totals(self) -> dict[str, Any]:
+        """The same numbers for the whole region."""
         gov = self.demand.surface.governorates
-        pop = float(gov.population.sum())
+        return self._numbers(
+            self.covered.sum(axis=0), gov.population.sum(), gov.placed.sum(), slice(None)
+        )
+
+    def _numbers(
+        self, covered: FloatArray, population: float, placed: float, g: int | slice
+    ) -> dict[str, Any]:
+        on_network = float(np.sum(self.on_network[g]))
         out: dict[str, Any] = {
-            "population": pop,
-            "placed": float(gov.placed.sum()),
-            "on_network": float(self.on_network.sum()),
+            "population": float(population),
+            "placed": float(placed),
+            "unplaced": max(float(population) - float(placed), 0.0),
+            "on_network": on_network,
         }
         for k, t in enumerate(self.thresholds_min):
-            out[f"covered_{_label(t)}"] = float(self.covered[:, k].sum())
-            out[f"pct_{_label(t)}"] = _pct(self.covered[:, k].sum(), pop)
+            label = _label(t)
+            out[f"covered_{label}"] = float(covered[k])
+            out[f"pct_{label}"] = _pct(covered[k], population)
+            out[f"pct_placed_{label}"] = _pct(covered[k], placed)
+            out[f"pct_on_network_{label}"] = _pct(covered[k], on_network)
         return out
 
-    def areas(self, *, buffer_m: float = 40.0) -> list[tuple[float, shapely.Geometry]]:
-        """The drive-time area of each threshold (roads reached, buffered), largest first."""
+    def areas(self) -> list[tuple[float, dict[str, Any]]]:
+        """The drive-time area of each threshold, largest first, as a GeoJSON geometry.
+
+        An area is made of H3 cells: a cell belongs to the T-minute area when one of its
+        road nodes is reached within T. The resolution is the finest at which the whole
+        graph fits :data:`~.heatmap.CELL_BUDGET` cells (res 10 on a district, 9 on a
+        city), so a city's areas are a few hundred kilobytes; buffering every reached
+        road, as a district could afford, takes minutes and gigabytes on a city.
+        """
         if self.reach is None:
             return []
+        graph = self.reach.graph
+        cells = node_cells(graph, fine_resolution(graph, finest=AREA_FINEST_RESOLUTION))
+        times = self.reach.node_times_s
         return [
-            (t, drive_time_area(self.reach, t * 60.0, buffer_m=buffer_m))
+            (t, cells_shape(np.unique(cells[times <= t * 60.0])))
             for t in sorted(self.thresholds_min, reverse=True)
         ]
 
@@ -217,13 +247,12 @@ class Coverage:
         return sorted(cells.values(), key=lambda r: (-r["population"], r["cell"]))
 
 
-def drive_time_area(r: Reach, within_s: float, *, buffer_m: float = 40.0) -> shapely.Geometry:
-    """Roads reached within ``within_s``, buffered (lon/lat)."""
-    return r.area(within_s, buffer_m=buffer_m)
-
-
 def _label(t: float) -> str:
     return f"{t:g}min".replace(".", "_")
+
+
+def _round(x: float) -> float:
+    return round(float(x), 4)
 
 
 def _pct(covered: float, population: float) -> float | None:
@@ -426,14 +455,14 @@ def coverage_geojson(cov: Coverage) -> dict[str, Any]:
     features = [
         {
             "type": "Feature",
-            "geometry": mapping(area),
+            "geometry": area,
             "properties": {
                 "threshold_min": t,
                 "covered": float(cov.covered[:, cov.thresholds_min.index(t)].sum()),
             },
         }
         for t, area in cov.areas()
-        if not area.is_empty
+        if area["coordinates"]
     ]
     return {"type": "FeatureCollection", "features": features}
 
@@ -443,7 +472,11 @@ def gaps_geojson(cov: Coverage, threshold_min: float) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "geometry": cell_polygon(r["cell"]), "properties": r}
+            {
+                "type": "Feature",
+                "geometry": cell_polygon(r["cell"], decimals=COORD_DECIMALS),
+                "properties": r,
+            }
             for r in cov.gap_rows(threshold_min)
         ],
     }

@@ -23,6 +23,8 @@ from najda.errors import InvalidInput
 from najda.routing.graph import FloatArray, RoadGraph
 
 DEFAULT_RESOLUTION = 9
+CELL_BUDGET = 8_000
+COORD_DECIMALS = 5  # about 1 m: drawn geometry, not measurements
 
 
 def _check_resolution(resolution: int) -> int:
@@ -46,6 +48,16 @@ def node_cells(graph: RoadGraph, resolution: int) -> np.ndarray:
 
     cells: np.ndarray = graph.memo(("analytics", "node_cells", resolution), build)
     return cells
+
+
+def fine_resolution(graph: RoadGraph, *, finest: int, budget: int = CELL_BUDGET) -> int:
+    """The finest H3 resolution, from ``finest`` down to 6, at which the graph's road
+    nodes fall in at most ``budget`` cells: fine cells on a district, coarser ones on a
+    whole city, so that a map layer stays a few thousand shapes."""
+    for resolution in range(finest, 6, -1):
+        if np.unique(node_cells(graph, resolution)).size <= budget:
+            return resolution
+    return 6
 
 
 def modelled(
@@ -113,6 +125,24 @@ def cells_geojson(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "geometry": cell_polygon(r["cell"]), "properties": r} for r in rows
+            {
+                "type": "Feature",
+                "geometry": cell_polygon(r["cell"], decimals=COORD_DECIMALS),
+                "properties": r,
+            }
+            for r in rows
         ],
     }
+
+
+def cells_shape(cells: Any) -> dict[str, Any]:
+    """H3 cells merged into one GeoJSON (Multi)Polygon (lon/lat, rounded)."""
+    shape = h3.cells_to_geo([str(c) for c in cells])
+    return {"type": shape["type"], "coordinates": _rounded(shape["coordinates"])}
+
+
+def _rounded(coords: Any) -> Any:
+    """Nested coordinate tuples as lists, each ring rounded at once by numpy."""
+    if coords and isinstance(coords[0][0], float):
+        return np.round(np.asarray(coords), COORD_DECIMALS).tolist()
+    return [_rounded(c) for c in coords]

@@ -21,8 +21,10 @@ from flask import (
     url_for,
 )
 
+from najda.analytics.coverage import DENOMINATORS
 from najda.analytics.kpi import STAGES, STANDARDS
 from najda.errors import NajdaError
+from najda.web.api.analytics import planner_for
 from najda.web.api.auth import current_user
 from najda.web.i18n import LANG_COOKIE, LANGUAGES, Locale, choose_language, locale_for
 from najda.web.ui import page_regions, tile_urls
@@ -67,6 +69,13 @@ def planner_config(locale: Locale) -> dict[str, Any]:
     }
 
 
+def analytics_config(region: dict[str, Any] | None) -> dict[str, Any]:
+    """What the analytics panels need besides the base map: the agencies with stations
+    in the region (names from the catalogue) and what each percentage is a share of."""
+    agencies = planner_for(region["code"]).agencies() if region else []
+    return {"agencies": agencies, "denominators": DENOMINATORS}
+
+
 @bp.get("/planner")
 def planner_page() -> Response:
     locale = _locale()
@@ -78,7 +87,9 @@ def planner_page() -> Response:
         return make_response(
             redirect(url_for("console.login_page", next=request.full_path.rstrip("?")))
         )
-    html = render_template("planner.html", t=locale, config=planner_config(locale), user=user)
+    config = planner_config(locale)
+    config.update(analytics_config(config["region"]))
+    html = render_template("planner.html", t=locale, config=config, user=user)
     response = make_response(html)
     response.headers["Content-Language"] = locale.lang
     response.headers["Cache-Control"] = "no-store"

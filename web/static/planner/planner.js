@@ -28,7 +28,13 @@ async function get(url, params = {}) {
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
   const response = await fetch(q.toString() ? `${url}?${q}` : url, { credentials: 'same-origin' });
   const body = await response.json();
-  if (!response.ok) throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
+  if (!response.ok) {
+    // the server's messages are English: in Arabic, the catalogue's word for the code
+    const code = body.error && body.error.code;
+    const known = code && C.messages && C.messages['error_' + code];
+    const message = body.error && body.error.message;
+    throw new Error((rtl ? known || message : message || known) || `HTTP ${response.status}`);
+  }
   return body;
 }
 
@@ -104,25 +110,34 @@ function legend(title, steps, colours, fmt) {
 }
 
 // -- controls ----------------------------------------------------------------------------
+// Analysis layers hold thousands of hexagons on a city: one canvas draws them faster
+// than thousands of SVG paths.
+const cellRenderer = L.canvas({ pane: 'analysis', padding: 0.3 });
 const controls = document.getElementById('controls');
 const params = () => {
   const f = new FormData(controls);
   return { region: region && region.code, source: f.get('source'), agency: f.get('agency'),
            thresholds: f.get('thresholds'), layer: f.get('layer'), gap: f.get('gap') };
 };
+const label = (m) => `${m}min`.replace('.', '_');
+const share = (v) => (v === null || v === undefined ? '–' : `${pct.format(v)}${PCT}`);
+const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => values[k]);
+const byLang = (o) => (rtl ? (o.name_ar || o.name_en) : (o.name_en || o.name_ar));
 
 async function drawCoverage(p) {
+  const query = { region: p.region, source: p.source, agency: p.agency, thresholds: p.thresholds };
+  const wantAreas = p.layer === 'coverage';
   const [summary, areas] = await Promise.all([
-    get(C.api.coverage, { region: p.region, source: p.source, agency: p.agency, thresholds: p.thresholds }),
-    get(C.api.coverage, { region: p.region, source: p.source, agency: p.agency, thresholds: p.thresholds, format: 'geojson' }),
+    get(C.api.coverage, query),
+    wantAreas ? get(C.api.coverage, { ...query, format: 'geojson' }) : null,
   ]);
   renderSummary(summary);
   renderCoverageTable(summary);
-  if (p.layer !== 'coverage') return summary;
+  if (!wantAreas) return summary;
   const ts = summary.thresholds_min;
   const colour = (m) => THRESHOLD_COLOURS[ts.indexOf(m)] || '#999';
   analysis.clearLayers();
-  L.geoJSON(areas, { pane: 'analysis',
+  L.geoJSON(areas, { pane: 'analysis', renderer: cellRenderer,
     style: (f) => ({ color: colour(f.properties.threshold_min), weight: 1, fillColor: colour(f.properties.threshold_min), fillOpacity: 0.55 }) })
     .addTo(analysis);
   legendEl.innerHTML = `<strong>${escapeHtml(t('layer_coverage'))}</strong>` +
@@ -142,7 +157,7 @@ async function drawCells(p) {
     legend(t(p.layer === 'heatmap' ? 'layer_heatmap' : 'layer_measured'), TIME_STEPS, TIME_COLOURS, mmss);
   }
   analysis.clearLayers();
-  L.geoJSON(data, { pane: 'analysis',
+  L.geoJSON(data, { pane: 'analysis', renderer: cellRenderer,
     style: (f) => {
       const v = p.layer === 'gaps' ? f.properties.population : f.properties.time_s;
       const c = p.layer === 'gaps' ? stepColour(v, PEOPLE_STEPS, PEOPLE_COLOURS) : stepColour(v, TIME_STEPS, TIME_COLOURS);
@@ -157,22 +172,31 @@ async function drawCells(p) {
   mapEl.dataset.features = String(data.features.length);
 }
 
+// Every share is printed with what it is a share of: the people the population layer
+// places in cells (the main figure), people near a road, the governorates' census total.
 function renderSummary(s) {
   const tot = s.totals;
   const lines = s.thresholds_min.map((m) => {
-    const k = `${m}min`.replace('.', '_');
-    return `<div class="pl-big"><span>≤ ${num.format(m)} ${escapeHtml(t('legend_minutes'))}</span><b>${pct.format(tot['pct_' + k] ?? 0)}${PCT}</b><small>${num.format(tot['covered_' + k])} / ${num.format(tot.population)}</small></div>`;
+    const k = label(m);
+    return `<div class="pl-big"><span>≤ ${num.format(m)} ${escapeHtml(t('legend_minutes'))}</span><b data-pct-placed="${tot['pct_placed_' + k] ?? ''}">${share(tot['pct_placed_' + k])}</b><small>${num.format(tot['covered_' + k])} / ${num.format(tot.placed)}</small></div>`;
   });
-  document.getElementById('summary').innerHTML = lines.join('') +
-    `<p class="pl-note">${num.format(s.sources_used.length)} ${escapeHtml(t('stations_used'))} · ${escapeHtml(t('on_network'))}: ${num.format(tot.on_network)}</p>`;
+  const last = label(s.thresholds_min[s.thresholds_min.length - 1]);
+  document.getElementById('summary').innerHTML = `<p class="pl-denominator">${escapeHtml(t('denom_placed'))}</p>` + lines.join('') +
+    `<p class="pl-note">${escapeHtml(fill(t('placed_of_population'), { placed: num.format(tot.placed), population: num.format(tot.population), unplaced: num.format(tot.unplaced) }))}</p>` +
+    `<p class="pl-note">${escapeHtml(t('on_network'))}: ${num.format(tot.on_network)} · ≤ ${num.format(s.thresholds_min[s.thresholds_min.length - 1])}′ ${share(tot['pct_on_network_' + last])} ${escapeHtml(t('denom_on_network_short'))} · ${share(tot['pct_' + last])} ${escapeHtml(t('denom_population_short'))}</p>` +
+    `<p class="pl-note">${num.format(s.sources_used.length)} ${escapeHtml(t('stations_used'))}</p>`;
 }
 
 function renderCoverageTable(s) {
   const ts = s.thresholds_min;
-  const rows = [...s.governorates].sort((a, b) => (b.on_network - a.on_network) || (b.population - a.population)).slice(0, 8);
-  const head = `<tr><th>${t('governorate')}</th><th>${t('population')}</th><th>${t('on_network')}</th>${ts.map((m) => `<th>≤ ${num.format(m)}′</th>`).join('')}</tr>`;
-  const line = (r, name) => `<tr><td>${escapeHtml(name)}</td><td>${num.format(r.population)}</td><td>${num.format(r.on_network)}</td>${ts.map((m) => `<td>${pct.format(r['pct_' + `${m}min`.replace('.', '_')] ?? 0)}${PCT}</td>`).join('')}</tr>`;
-  document.getElementById('coverage-table').innerHTML = `<table>${head}${rows.map((r) => line(r, rtl ? r.name_ar : r.name_en)).join('')}${line(s.totals, t('total'))}</table>`;
+  const rows = [...s.governorates].sort((a, b) => (b.placed - a.placed) || (b.population - a.population)).slice(0, 10);
+  const head = `<tr><th>${t('governorate')}</th><th>${t('population')}</th><th>${t('placed')}</th><th>${t('on_network')}</th>${ts.map((m) => `<th>≤ ${num.format(m)}′</th>`).join('')}</tr>`;
+  const line = (r, name) => {
+    const how = r.placement && r.placement !== 'localities' ? ` <small class="pl-how">(${escapeHtml(t('placement_' + r.placement))})</small>` : '';
+    return `<tr><td>${escapeHtml(name)}${how}</td><td>${num.format(r.population)}</td><td>${num.format(r.placed)}</td><td>${num.format(r.on_network)}</td>${ts.map((m) => `<td>${share(r['pct_placed_' + label(m)])}</td>`).join('')}</tr>`;
+  };
+  document.getElementById('coverage-table').innerHTML = `<p class="pl-denominator">${escapeHtml(t('table_denominator'))}</p>` +
+    `<table>${head}${rows.map((r) => line(r, rtl ? r.name_ar : r.name_en)).join('')}${line(s.totals, t('total'))}</table>`;
 }
 
 async function drawKpis() {
@@ -181,8 +205,9 @@ async function drawKpis() {
   const k = await get(C.api.kpis, { region: region && region.code, by, target_travel: target });
   const stages = k.stages;
   const head = `<tr><th>${t('by_' + by)}</th><th>${t('incidents')}</th>${stages.map((s) => `<th>${t('stage_' + s)}</th>`).join('')}<th>≤ ${num.format(target)} s</th></tr>`;
-  const label = (v) => (by === 'agency' ? t('agency_' + v) : v);
-  const body = k.rows.map((r) => `<tr><td>${escapeHtml(label(r[by]))}</td><td>${num.format(r.incidents)}</td>${stages.map((s) => `<td>${mmss(r[s + '_p50'])} / <b>${mmss(r[s + '_p90'])}</b></td>`).join('')}<td>${r.travel_within === null || r.travel_within === undefined ? '–' : pct.format(100 * r.travel_within) + PCT}</td></tr>`).join('');
+  const agencyName = (v) => { const a = (C.agencies || []).find((x) => x.code === v); return a ? byLang(a) : t('agency_' + v); };
+  const labelOf = (v) => (by === 'agency' ? agencyName(v) : v);
+  const body = k.rows.map((r) => `<tr><td>${escapeHtml(labelOf(r[by]))}</td><td>${num.format(r.incidents)}</td>${stages.map((s) => `<td>${mmss(r[s + '_p50'])} / <b>${mmss(r[s + '_p90'])}</b></td>`).join('')}<td>${r.travel_within === null || r.travel_within === undefined ? '–' : pct.format(100 * r.travel_within) + PCT}</td></tr>`).join('');
   document.getElementById('kpi-table').innerHTML = `<table>${head}${body}</table>`;
   document.getElementById('standards').innerHTML = k.standards.map((s) => {
     const state = s.meets === null ? 'none' : s.meets ? 'ok' : 'bad';
@@ -191,37 +216,75 @@ async function drawKpis() {
   }).join('');
 }
 
+// -- siting ------------------------------------------------------------------------------
+function siteMarker(site) {
+  const icon = L.divIcon({ className: 'pl-new-site', html: `<span>${num.format(site.rank)}</span>`, iconSize: [30, 30] });
+  const text = `${fill(t('proposed_n'), { n: num.format(site.rank) })}: +${num.format(site.gain)} ${t('legend_people')}`;
+  return L.marker([site.lat, site.lon], { pane: 'sites', icon, title: text, keyboard: false }).bindTooltip(escapeHtml(text));
+}
+
+function renderSiting(answer) {
+  const requested = answer.requested;
+  const fewer = requested !== null && requested !== undefined && answer.added < requested;
+  const list = answer.new_sites.map((s) => `<li data-gain="${s.gain}"><b>${escapeHtml(fill(t('proposed_n'), { n: num.format(s.rank) }))}</b> +${num.format(s.gain)} ${escapeHtml(t('legend_people'))}</li>`).join('');
+  const r = answer.reduction;
+  return `<p class="pl-denominator">${escapeHtml(t('denom_placed'))}</p>` +
+    `<div class="pl-big"><span>${t('before')}</span><b>${share(answer.pct_placed_before)}</b><small>${num.format(answer.covered_before)}</small></div>` +
+    `<div class="pl-big"><span>${t('after')}</span><b>${share(answer.pct_placed_after)}</b><small>${num.format(answer.covered_after)}</small></div>` +
+    `<p class="pl-note">${t('gain')}: +${num.format(answer.gain)} ${escapeHtml(t('legend_people'))} · ${t('new_sites')}: ${num.format(answer.added)}</p>` +
+    (fewer ? `<p class="pl-warn" id="siting-fewer">${escapeHtml(fill(t('siting_fewer'), { added: num.format(answer.added), requested: num.format(requested) }))}</p>` : '') +
+    `<ol class="pl-sites" id="siting-sites">${list}</ol>` +
+    `<p class="pl-note">${escapeHtml(fill(t('siting_reduced'), { candidates: num.format(r.candidates), solved: num.format(r.solved_on) }))} · ${escapeHtml(t(answer.exact ? 'siting_exact' : 'siting_pool'))}</p>` +
+    (answer.candidate_resolution ? `<p class="pl-note">${escapeHtml(fill(t('siting_coarse'), { res: num.format(answer.candidate_resolution) }))}</p>` : '') +
+    `<p class="pl-note">${t('on_network')}: ${share(answer.pct_on_network_before)} → ${share(answer.pct_on_network_after)} ${escapeHtml(t('denom_on_network_short'))}</p>`;
+}
+
 async function solveSiting(ev) {
   if (ev) ev.preventDefault();
-  const f = new FormData(document.getElementById('siting'));
+  const form = document.getElementById('siting');
+  const f = new FormData(form);
   const p = params();
   const query = { region: p.region, agency: p.agency, model: f.get('model'), add: f.get('add'), threshold: f.get('threshold') };
   const out = document.getElementById('siting-result');
-  out.textContent = t('loading');
-  const [answer, geo] = await Promise.all([get(C.api.siting, query), get(C.api.siting, { ...query, format: 'geojson' })]);
-  sites.clearLayers();
-  const stateColour = { gained: '#2f9e44', covered: '#74c0fc', uncovered: '#e03131' };
-  L.geoJSON(geo, { pane: 'sites',
-    filter: (f) => f.geometry.type !== 'Point' || f.properties.kind === 'new_site',
-    style: (f) => ({ color: stateColour[f.properties.state] || '#999', weight: 1.5, fillOpacity: 0.25 }),
-    pointToLayer: (f, latlng) => L.marker(latlng, { pane: 'sites', icon: L.divIcon({ className: 'pl-new-site', html: '★', iconSize: [26, 26] }) })
-      .bindTooltip(t('new_station')) }).addTo(sites);
-  out.innerHTML = `<div class="pl-big"><span>${t('before')}</span><b>${pct.format(answer.pct_on_network_before ?? 0)}${PCT}</b><small>${num.format(answer.covered_before)}</small></div>` +
-    `<div class="pl-big"><span>${t('after')}</span><b>${pct.format(answer.pct_on_network_after ?? 0)}${PCT}</b><small>${num.format(answer.covered_after)}</small></div>` +
-    `<p class="pl-note">${t('new_sites')}: ${num.format(answer.added)} · ${t('uncoverable')}: ${num.format(answer.uncoverable)} · ${t('on_network')}: ${num.format(answer.on_network)}</p>`;
-  mapEl.dataset.siting = String(answer.added);
+  const button = form.querySelector('button');
+  out.textContent = t('solving');
+  mapEl.dataset.siting = 'loading';
+  button.disabled = true;
+  try {
+    // the JSON answer first: the server keeps it, so the GeoJSON of the same question
+    // is not solved a second time
+    const answer = await get(C.api.siting, query);
+    const geo = await get(C.api.siting, { ...query, format: 'geojson' });
+    sites.clearLayers();
+    const stateColour = { gained: '#2f9e44', covered: '#74c0fc', uncovered: '#e03131' };
+    L.geoJSON(geo, { pane: 'sites', renderer: L.canvas({ pane: 'sites' }),
+      filter: (feature) => feature.geometry.type !== 'Point',
+      style: (feature) => ({ color: stateColour[feature.properties.state] || '#999', weight: 1, fillOpacity: 0.25 }),
+      onEachFeature: (feature, layer) => layer.bindTooltip(`${escapeHtml(t('state_' + feature.properties.state))} · ${num.format(feature.properties.population)} ${escapeHtml(t('legend_people'))}`) }).addTo(sites);
+    answer.new_sites.forEach((site) => siteMarker(site).addTo(sites));
+    out.innerHTML = renderSiting(answer);
+    mapEl.dataset.siting = String(answer.added);
+  } catch (err) {
+    out.innerHTML = `<p class="pl-warn">${escapeHtml(err.message)}</p>`;
+    mapEl.dataset.siting = 'error';
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function renderDownloads() {
   const p = params();
   const base = { region: p.region, source: p.source, agency: p.agency };
-  const link = (url, extra, label) => `<a href="${url}?${new URLSearchParams(Object.entries({ ...base, ...extra }).filter(([, v]) => v))}" download>${label}</a>`;
+  const link = (url, extra, name) => `<a href="${url}?${new URLSearchParams(Object.entries({ ...base, ...extra }).filter(([, v]) => v))}" download>${name}</a>`;
+  const siting = document.getElementById('siting');
+  const s = new FormData(siting);
+  const question = { model: s.get('model'), add: s.get('add'), threshold: s.get('threshold') };
   document.getElementById('downloads').innerHTML = `<h2>${t('downloads')}</h2>` + [
     link(C.api.coverage, { format: 'csv' }, 'coverage.csv'), link(C.api.coverage, { format: 'geojson', download: 1 }, 'coverage.geojson'),
     link(C.api.gaps, { format: 'csv', threshold: p.gap }, 'gaps.csv'), link(C.api.gaps, { format: 'geojson', threshold: p.gap, download: 1 }, 'gaps.geojson'),
     link(C.api.heatmap, { format: 'csv' }, 'heatmap.csv'), link(C.api.heatmap, { format: 'geojson', download: 1 }, 'heatmap.geojson'),
     link(C.api.kpis, { format: 'csv', by: document.getElementById('kpi-by').value }, 'kpis.csv'),
-    link(C.api.siting, { format: 'csv', add: 2, threshold: 4 }, 'siting.csv'), link(C.api.siting, { format: 'geojson', add: 2, threshold: 4, download: 1 }, 'siting.geojson'),
+    link(C.api.siting, { format: 'csv', ...question }, 'siting.csv'), link(C.api.siting, { format: 'geojson', ...question, download: 1 }, 'siting.geojson'),
   ].join(' ');
 }
 
@@ -245,6 +308,7 @@ async function refresh(ev) {
 controls.addEventListener('submit', refresh);
 controls.addEventListener('change', (ev) => { if (ev.target.name === 'layer') refresh(); });
 document.getElementById('siting').addEventListener('submit', solveSiting);
+document.getElementById('siting').addEventListener('change', renderDownloads);
 document.getElementById('kpi-by').addEventListener('change', drawKpis);
 document.getElementById('target-travel').addEventListener('change', drawKpis);
 window.najdaPlanner = { refresh, solveSiting, drawKpis, map };

@@ -4,10 +4,10 @@ Every endpoint is a GET (planner role or above), answers JSON by default and the
 result as a download with ``format=csv`` or ``format=geojson``. Views parse the query
 string, ask one :class:`najda.analytics.service.Planner` method, and serialise.
 
-Siting solves an integer program: its candidate resolution is capped at
-:data:`MAX_CANDIDATE_RESOLUTION` and the solver stops after ``NAJDA_SITING_TIME_LIMIT_S``
-seconds (Flask config; :data:`SITING_TIME_LIMIT_S` by default), answering 422
-``solver_time_limit`` rather than holding a worker.
+Siting solves an integer program on a reduced candidate set (every road node is a
+candidate; see :mod:`najda.analytics.siting`); the solver stops after
+``NAJDA_SITING_TIME_LIMIT_S`` seconds (Flask config; :data:`SITING_TIME_LIMIT_S` by
+default), answering 422 ``solver_time_limit`` rather than holding a worker.
 """
 
 from __future__ import annotations
@@ -34,13 +34,15 @@ _KEY = "najda.analytics.planners"
 FORMATS = ("json", "csv", "geojson")
 SOURCES = ("stations", "units")
 MODELS = ("mclp", "lscp")
-MAX_CANDIDATE_RESOLUTION = 9
+MAX_CANDIDATE_RESOLUTION = 10
 SITING_TIME_LIMIT_S = 10.0
 
 METHOD = {
     "population": "governorate populations; localities' people spread over their "
-    "neighbourhood polygons by area (else at their point) on H3 cells; "
-    "people no locality accounts for are unplaced and never covered",
+    "neighbourhood polygons by area (else at their point) on H3 cells; a governorate "
+    "without localities spreads its people over its residential streets (by length) "
+    "when the road data covers at least a tenth of it; "
+    "people neither accounts for are unplaced and never covered",
     "travel_time": "one forward multi-source search on the road graph from the stations' "
     "linked road nodes (or available units' snapped positions)",
     "demand": "each H3 cell takes the time of the road node nearest its centre within "
@@ -49,14 +51,22 @@ METHOD = {
 
 
 def planner() -> Planner:
-    region = p.parse_region(request.args.get("region")) or "riyadh"
+    """The planner of the region asked for (``region``, default riyadh)."""
+    return planner_for(p.parse_region(request.args.get("region")) or "riyadh")
+
+
+def planner_for(region: str) -> Planner:
+    """This application's planner of ``region`` (one per region, sharing the app's graphs)."""
     planners: dict[str, Planner] = current_app.extensions.setdefault(_KEY, {})
     if region not in planners:
-        planners[region] = Planner(
-            engine(),
+        planners.setdefault(
             region,
-            graphs=graph_source(),
-            max_age_s=web_state().settings.position_max_age_s,
+            Planner(
+                engine(),
+                region,
+                graphs=graph_source(),
+                max_age_s=web_state().settings.position_max_age_s,
+            ),
         )
     return planners[region]
 
@@ -169,6 +179,7 @@ def analytics_coverage() -> Response:
             "thresholds_min": list(result.thresholds_min),
             "resolution": result.demand.surface.resolution,
             "method": METHOD,
+            "denominators": cov.DENOMINATORS,
             "totals": result.totals(),
             "governorates": result.governorate_rows(),
             "sources_used": [s.as_dict() for s in result.sources_used],
@@ -219,17 +230,16 @@ def analytics_heatmap() -> Response:
     fmt = _format()
     kind = _choice("kind", "modelled", ("modelled", "measured"))
     resolution = p.parse_int(
-        request.args.get("resolution"),
-        name="resolution",
-        default=heatmap.DEFAULT_RESOLUTION,
-        low=6,
-        high=11,
+        request.args.get("resolution"), name="resolution", default=0, low=6, high=11
     )
     if kind == "modelled":
+        # by default, the finest cells that keep the whole road graph a few thousand shapes
+        resolution = resolution or planner().heatmap_resolution()
         source = _choice("source", "stations", SOURCES)
         rows = planner().modelled_heatmap(source=source, agency=_agency(), resolution=resolution)
         query: dict[str, Any] = {"source": source, "agency": _agency()}
     else:
+        resolution = resolution or heatmap.DEFAULT_RESOLUTION
         stage = _choice("stage", "response", kpi.STAGES)
         rows = planner().measured_heatmap(stage=stage, resolution=resolution, since=_time("since"))
         query = {"stage": stage}
@@ -278,7 +288,7 @@ def analytics_siting() -> Response:
     candidate_res = p.parse_int(
         request.args.get("candidate_resolution"),
         name="candidate_resolution",
-        default=MAX_CANDIDATE_RESOLUTION,
+        default=0,  # every road node
         low=6,
         high=MAX_CANDIDATE_RESOLUTION,
     )
@@ -288,11 +298,13 @@ def analytics_siting() -> Response:
         threshold_min=threshold,
         agency=_agency(),
         resolution=_resolution(8),
-        candidate_resolution=candidate_res,
+        candidate_resolution=candidate_res or None,
+        progress=False,  # a server has no terminal to draw a bar on
         time_limit_s=float(
             current_app.config.get("NAJDA_SITING_TIME_LIMIT_S", SITING_TIME_LIMIT_S)
         ),
     )
+    answer = {**answer, "denominators": cov.DENOMINATORS}
     if fmt == "csv":
         return _csv(answer["new_sites"], f"siting-{model}")
     if fmt == "geojson":
@@ -343,8 +355,9 @@ def _source() -> list[dict[str, Any]]:
     ]
 
 
-def _h3_param(low: int, high: int, name: str = "resolution") -> dict[str, Any]:
-    return doc.query(name, {"type": "integer", "minimum": low, "maximum": high}, "H3 resolution")
+def _h3_param(low: int, high: int, name: str = "resolution", note: str = "") -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": low, "maximum": high}
+    return doc.query(name, schema, "H3 resolution" + (f" ({note})" if note else ""))
 
 
 def _minutes(name: str, low: float, high: float) -> dict[str, Any]:
@@ -373,6 +386,7 @@ def openapi_paths() -> dict[str, Any]:
                             "governorates": ARRAY,
                             "sources_used": ARRAY,
                             "sources_left_out": INT,
+                            "denominators": doc.OBJ,
                         },
                         extra=True,
                     )
@@ -410,7 +424,12 @@ def openapi_paths() -> dict[str, Any]:
                     doc.query("kind", {"type": "string", "enum": ["modelled", "measured"]}),
                     *_source(),
                     doc.query("stage", {"type": "string", "enum": list(kpi.STAGES)}),
-                    _h3_param(6, 11),
+                    _h3_param(
+                        6,
+                        11,
+                        note="modelled default: the finest up to 9 keeping the graph "
+                        "within a few thousand cells; measured default: 9",
+                    ),
                     since,
                 ],
             )
@@ -451,19 +470,25 @@ def openapi_paths() -> dict[str, Any]:
         },
         "/analytics/siting": {
             "get": doc.operation(
-                "Where to add stations (maximal or set covering) with before and after; "
+                "Where to add stations (maximal or set covering) with before and after; every "
+                "road node is a candidate (or one per H3 cell at candidate_resolution); a site "
+                "that adds no one is never proposed (added may be below requested); "
                 "422 solver_time_limit when the solver cannot finish in time",
                 _answers(
                     doc.obj(
                         {
                             "model": {"type": "string", "enum": list(MODELS)},
                             "threshold_min": NUM,
+                            "requested": INT,
                             "added": INT,
+                            "exact": doc.BOOL,
+                            "reduction": doc.OBJ,
                             "new_sites": ARRAY,
                             "existing": ARRAY,
                             "cells": ARRAY,
                             "covered_before": NUM,
                             "covered_after": NUM,
+                            "denominators": doc.OBJ,
                         },
                         extra=True,
                     )
@@ -476,7 +501,12 @@ def openapi_paths() -> dict[str, Any]:
                     _minutes("threshold", 0.5, 60),
                     doc.query("agency", doc.CODE),
                     _h3_param(6, 10),
-                    _h3_param(6, MAX_CANDIDATE_RESOLUTION, "candidate_resolution"),
+                    _h3_param(
+                        6,
+                        MAX_CANDIDATE_RESOLUTION,
+                        "candidate_resolution",
+                        "one candidate per cell; default: every road node",
+                    ),
                 ],
             )
         },
