@@ -130,9 +130,10 @@ def test_region_reimport_is_idempotent(riyadh_engine: Engine, data_dir: Path) ->
     before = snapshot(riyadh_engine)
     reports = list(import_region(riyadh_engine, settings_for(riyadh_engine, data_dir), "riyadh"))
     assert snapshot(riyadh_engine) == before
-    assert [r.layer for r in reports][:4] == [
+    assert [r.layer for r in reports][:5] == [
         "region",
         "catalogue",
+        "agencies",
         "governorates",
         "neighbourhoods",
     ]
