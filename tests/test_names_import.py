@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
 from ingest_helpers import signed_in
+from najda.cli import main
 from najda.ingest.names import Names, bilingual, clean_name, has_arabic, name_pair
 
 BIDI_CONTROLS = [
@@ -114,3 +116,18 @@ def test_search_finds_a_zone(doha_client: Any) -> None:
     assert response.status_code == 200, response.get_json()
     results = response.get_json()["results"]
     assert [(r["kind"], r["name_en"]) for r in results][:1] == [("zone", "Al Utouriya")]
+
+
+def test_najda_import_boundaries_takes_zones(engine: Engine, data_dir: Any) -> None:
+    path = data_dir / "boundaries" / "wof_qa_zones.geojson"
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(
+        main,
+        ["import", "boundaries", str(path), "--region", "doha", "--layer", "zones"],
+        env={"DATABASE_URL": url},
+    )
+    assert result.exit_code == 0, result.output
+    assert "zones: 34 imported" in result.output
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(text("SELECT kind, count(*) FROM place GROUP BY 1")).all())
+    assert kinds == {"zone": 34}

@@ -182,7 +182,9 @@ def import_catalogue_cmd(ctx: Context) -> None:
 @click.option("--region", "region", required=True, help="Region code, e.g. riyadh.")
 @click.option(
     "--layer",
-    type=click.Choice(["governorates", "jurisdictions", "neighbourhoods", "localities", "cities"]),
+    type=click.Choice(
+        ["governorates", "jurisdictions", "neighbourhoods", "localities", "cities", "zones"]
+    ),
     default="governorates",
     show_default=True,
 )
