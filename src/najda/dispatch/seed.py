@@ -319,11 +319,11 @@ def _cluster_centres(members: np.ndarray, lonlat: np.ndarray, k: int, seed: int)
     from scipy.cluster.vq import kmeans2
     from scipy.spatial import cKDTree
 
+    if k >= len(members):
+        return members
     points = lonlat[members]
     # equal-area enough at city scale: degrees of longitude shrink with latitude
     xy = points * np.array([np.cos(np.radians(points[:, 1].mean())), 1.0])
-    if k >= len(members):
-        return members
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an empty cluster is re-seeded, not an error
         centres, _ = kmeans2(xy, k, minit="++", rng=np.random.default_rng(seed))

@@ -328,7 +328,7 @@ def _feature(
         record.get(columns["name_ar"]) if columns["name_ar"] else None,
     )
     if names.ar_not_arabic:
-        _tally(report, "name_ar_not_arabic")
+        report.tally("name_ar_not_arabic")
     name_en, name_ar = names.en, names.ar
     if not name_en and not name_ar:
         report.skip("no name (en or ar)")
@@ -346,10 +346,6 @@ def _feature(
         geom=geom,
         name_ar_from_en=not name_ar,
     )
-
-
-def _tally(report: ImportReport, key: str) -> None:
-    report.extra[key] = int(report.extra.get(key, 0)) + 1
 
 
 def clean_geometry(

@@ -318,7 +318,7 @@ def _station(
         return None
     names = _names(values)
     if names.ar_not_arabic:
-        report.extra["name_ar_not_arabic"] = int(report.extra.get("name_ar_not_arabic", 0)) + 1
+        report.tally("name_ar_not_arabic")
     amenity = values.get("amenity") or values.get("kind")
     return StationRow(
         code=_code(values, point, amenity),
