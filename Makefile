@@ -1,5 +1,6 @@
 # Najda: two commands do everything on a fresh Debian machine.
 #   make demo   install what is missing, start the embedded PostGIS, import Riyadh, serve
+#               (make demo REGION=doha: the whole city of Doha)
 #   make test   install what is missing, run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -33,21 +34,28 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-SIMULATE ?= 12
+# make demo REGION=doha: the whole Doha metropolitan area instead of Riyadh's district;
+# PATROLS (police and traffic each, spread over the region) and SIMULATE (units driving)
+# default to sizes that suit the region.
+REGION ?= riyadh
+PATROLS ?= $(if $(filter doha,$(REGION)),30,10)
+SIMULATE ?= $(if $(filter doha,$(REGION)),40,12)
 
 demo: setup
 	$(NAJDA) db start
 	$(NAJDA) db migrate
-	$(NAJDA) import region riyadh
-	$(NAJDA) seed demo
+	$(NAJDA) import region $(REGION)
+	$(NAJDA) seed demo --region $(REGION) --patrols $(PATROLS)
 	$(NAJDA) status
-	$(NAJDA) serve --host $(HOST) --port $(PORT) --simulate $(SIMULATE)
+	NAJDA_REGION=$(REGION) $(NAJDA) serve --host $(HOST) --port $(PORT) --simulate $(SIMULATE) --simulate-region $(REGION)
 
 test: setup
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) benchmarks/routing.py
+	$(PY) benchmarks/server.py
+	$(PY) benchmarks/national.py
 	$(PY) benchmarks/avl.py
 	$(PY) benchmarks/analytics.py
 

@@ -230,25 +230,31 @@ def test_neighbourhoods_keep_polygons_and_points(engine: Engine, data_dir: Path)
     assert report.imported == 232
     assert kinds == {"POLYGON": 193, "POINT": 39}
     assert missing_ar == 0
-    assert report.extra["no_arabic_name_english_used"] == 3
+    # 3 without an Arabic name, and Dirab whose "Arabic" name is a transliteration (Dīrāb)
+    assert report.extra["no_arabic_name_english_used"] == 4
+    assert report.extra["name_ar_not_arabic"] == 1
 
 
 def test_localities_without_arabic_name_fall_back_to_english(
     engine: Engine, data_dir: Path
 ) -> None:
     path = data_dir / "boundaries" / "wof_riyadh_region_localities.geojson"
-    no_arabic = sum(
-        1 for f in json.loads(path.read_text())["features"] if not f["properties"]["name_ar"]
-    )
+    names = [f["properties"]["name_ar"] for f in json.loads(path.read_text())["features"]]
+    latin = [n for n in names if n and not ARABIC.search(n)]  # transliterations: "Al ‘Ulū"
     report = import_boundaries(engine, "riyadh", path, layer="localities")
     with engine.connect() as conn:
         same = conn.execute(
             text("SELECT count(*) FROM place WHERE kind = 'locality' AND name_ar = name_en")
         ).scalar()
+        shown_as_arabic = conn.execute(
+            text("SELECT count(*) FROM place WHERE name_ar = ANY(:latin)"), {"latin": latin}
+        ).scalar()
     assert report.imported == 549
-    assert report.extra["no_arabic_name_english_used"] == no_arabic == 235
-    assert same >= no_arabic
-    assert "no_arabic_name_english_used 235" in report.summary()
+    assert len(latin) == report.extra["name_ar_not_arabic"] == 62
+    assert report.extra["no_arabic_name_english_used"] == names.count(None) + len(latin) == 297
+    assert same >= 297
+    assert shown_as_arabic == 0
+    assert "no_arabic_name_english_used 297" in report.summary()
 
 
 def test_jurisdictions_belong_to_a_known_agency(engine: Engine, governorates_file: Path) -> None:

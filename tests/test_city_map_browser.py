@@ -158,8 +158,9 @@ def test_console_streets_labels_and_jurisdictions_on_request(
     shoot(page, "console-doha-streets-ar.png")
 
     assert traffic.urls("jurisdictions") == []
+    # the map names the agency as the region does (its manifest), not by the catalogue
     open_layers(page)
-    toggle = page.locator(".leaflet-control-layers-overlays label", has_text="الدوريات الأمنية")
+    toggle = page.locator(".leaflet-control-layers-overlays label", has_text="دوريات شرطة الفزعة")
     toggle.locator("input").check()
     page.wait_for_function(
         "Number(document.getElementById('map').dataset.jurisdictionTiles || 0) >= 1",

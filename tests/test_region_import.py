@@ -106,7 +106,7 @@ def test_riyadh_region_is_imported_whole(riyadh_engine: Engine) -> None:
         ).scalar()
         layers = set(conn.execute(text("SELECT layer FROM layer_import")).scalars())
     assert tuple(region) == ("Riyadh Region", "منطقة الرياض", "Asia/Riyadh", "RYD", True)
-    assert counts == {"governorate": 20, "place": 232 + 549, "jurisdiction": 100, "station": 167}
+    assert counts == {"governorate": 20, "place": 232 + 549, "jurisdiction": 100, "station": 155}
     assert kinds == {"neighbourhood": 232, "locality": 549}
     assert per_agency == {
         "police": 20,
@@ -130,9 +130,10 @@ def test_region_reimport_is_idempotent(riyadh_engine: Engine, data_dir: Path) ->
     before = snapshot(riyadh_engine)
     reports = list(import_region(riyadh_engine, settings_for(riyadh_engine, data_dir), "riyadh"))
     assert snapshot(riyadh_engine) == before
-    assert [r.layer for r in reports][:4] == [
+    assert [r.layer for r in reports][:5] == [
         "region",
         "catalogue",
+        "agencies",
         "governorates",
         "neighbourhoods",
     ]
@@ -144,7 +145,7 @@ def test_status_prints_the_counts(riyadh_engine: Engine) -> None:
     assert result.exit_code == 0, result.output
     lines = [line.split() for line in result.output.splitlines()]
     assert ["governorates", "20"] in lines
-    assert ["stations", "167"] in lines
+    assert ["stations", "155"] in lines
     assert ["jurisdictions", "100"] in lines
     assert ["neighbourhood", "232"] in lines
     assert "region riyadh: Riyadh Region / منطقة الرياض" in result.output

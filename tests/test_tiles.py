@@ -115,7 +115,10 @@ def test_boundaries_hold_municipalities_and_neighbourhoods(client: FlaskClient) 
     assert "places" not in qatar  # neighbourhoods only from z11
     doha = decoded(get_tile(client, "boundaries", tile_of(*CENTRE, 13)))
     assert doha["places"]["features"]
-    assert {f["properties"]["kind"] for f in doha["places"]["features"]} == {"neighbourhood"}
+    assert {f["properties"]["kind"] for f in doha["places"]["features"]} == {
+        "neighbourhood",
+        "zone",
+    }
     empty = get_tile(client, "boundaries", (7, 0, 0))  # the Arctic
     assert empty.status_code == 200 and mapbox_vector_tile.decode(empty.data) == {}
 
@@ -250,7 +253,10 @@ def test_regions_name_their_jurisdiction_agencies_and_version(client: FlaskClien
     codes = [a["code"] for a in doha["jurisdiction_agencies"]]
     assert codes == sorted(codes, key=codes.index) and "police" in codes
     assert all(a["name_ar"] and a["name_en"] for a in doha["jurisdiction_agencies"])
-    assert doha["place_kinds"] == {"neighbourhood": 73}
+    assert doha["place_kinds"] == {"neighbourhood": 73, "zone": 34}
+    # the region's own names (its manifest's [[agency]]), not the catalogue's Saudi ones
+    names = {a["code"]: a["name_en"] for a in doha["jurisdiction_agencies"]}
+    assert names["red_crescent"] == "Hamad Medical Corporation Ambulance Service"
     assert doha["map_version"].startswith(("1-", "2-"))
     light = client.get("/api/v1/governorates?region=doha&geometry=false").get_json()
     assert len(light["features"]) == 8

@@ -182,7 +182,9 @@ def import_catalogue_cmd(ctx: Context) -> None:
 @click.option("--region", "region", required=True, help="Region code, e.g. riyadh.")
 @click.option(
     "--layer",
-    type=click.Choice(["governorates", "jurisdictions", "neighbourhoods", "localities", "cities"]),
+    type=click.Choice(
+        ["governorates", "jurisdictions", "neighbourhoods", "localities", "cities", "zones"]
+    ),
     default="governorates",
     show_default=True,
 )
@@ -278,16 +280,36 @@ def status_cmd(ctx: Context, as_json: bool) -> None:
     show_default=True,
     help="Also drive this many demo units along the roads (najda simulate units).",
 )
+@click.option(
+    "--simulate-region",
+    default="riyadh",
+    show_default=True,
+    help="The region whose units --simulate drives.",
+)
 @pass_ctx
 @fail_cleanly
 def serve_cmd(
-    ctx: Context, host: str, port: int, dev: bool, workers: int | None, simulate: int
+    ctx: Context,
+    host: str,
+    port: int,
+    dev: bool,
+    workers: int | None,
+    simulate: int,
+    simulate_region: str,
 ) -> None:
     """Serve the map and the API (under gunicorn unless --dev)."""
     from najda.web.server import serve
 
     ctx.engine()  # starts the embedded cluster when it is the database in use
-    serve(ctx.settings, host=host, port=port, dev=dev, workers=workers, simulate=simulate)
+    serve(
+        ctx.settings,
+        host=host,
+        port=port,
+        dev=dev,
+        workers=workers,
+        simulate=simulate,
+        simulate_region=simulate_region,
+    )
 
 
 # -- dispatch ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, text
 
 from najda.avl.credentials import issue_credentials
 from najda.dispatch.auth import User
+from najda.dispatch.seed import UNIT_IN_REGION
 from najda.errors import NotFound
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -117,23 +118,34 @@ def load_graph(engine: Engine, region: str) -> dict[int, list[Edge]]:
 def prepare_units(
     engine: Engine, *, region: str, count: int, call_signs: Sequence[str] = ()
 ) -> list[SimUnit]:
-    """Units to drive, each with fresh device credentials (replacing any it had)."""
+    """Units of ``region`` to drive, each with fresh device credentials (replacing any).
+
+    Posted patrols come first (they are the ones that drive about), agency after agency
+    in turn, then station units. A unit is the region's when its station is, or when
+    its position lies in the region (:data:`najda.dispatch.seed.UNIT_IN_REGION`); each
+    starts at the road node nearest its position (or its station).
+    """
     operator = User(id=0, username="simulator", role="admin")
     with engine.connect() as conn:
+        rid = conn.execute(text("SELECT id FROM region WHERE code = :r"), {"r": region}).scalar()
+        if rid is None:
+            raise NotFound(f"region {region} is not imported (najda import region {region})")
         rows = conn.execute(
-            text("""
+            text(f"""
             SELECT u.id, u.call_sign, n.id AS node
             FROM unit u LEFT JOIN station s ON s.id = u.station_id
             CROSS JOIN LATERAL (
-                SELECT rn.id FROM road_node rn JOIN region r ON r.id = rn.region_id
-                WHERE r.code = :region
-                ORDER BY rn.geom <-> coalesce(u.last_position, s.geom,
-                                              (SELECT geom FROM road_node LIMIT 1))
-                LIMIT 1) n
-            WHERE (cardinality(CAST(:signs AS text[])) = 0 OR u.call_sign = ANY(:signs))
+                SELECT rn.id FROM road_node rn WHERE rn.region_id = :rid
+                ORDER BY rn.geom <-> coalesce(u.last_position, s.geom) LIMIT 1) n
+            WHERE {UNIT_IN_REGION}
+              AND (cardinality(CAST(:signs AS text[])) = 0 OR u.call_sign = ANY(:signs))
               AND u.status <> 'out_of_service'
-            ORDER BY u.id LIMIT :n"""),
-            {"region": region, "signs": list(call_signs), "n": count},
+            ORDER BY u.station_id IS NOT NULL,
+                     row_number() OVER (PARTITION BY u.station_id IS NOT NULL, u.agency_id
+                                        ORDER BY u.id),
+                     u.agency_id, u.id
+            LIMIT :n"""),
+            {"rid": rid, "signs": list(call_signs), "n": count},
         ).all()
     return [
         SimUnit(

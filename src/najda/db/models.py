@@ -86,6 +86,26 @@ class Agency(Base):
     color: Mapped[str] = mapped_column(Text, server_default="#555555")
 
 
+class RegionAgency(Base):
+    """An agency of a region's centre, with its local names (null: the catalogue's)."""
+
+    __tablename__ = "region_agency"
+    __table_args__ = (
+        CheckConstraint("(name_en IS NULL) = (name_ar IS NULL)", name="region_agency_names"),
+        CheckConstraint("call_prefix ~ '^[A-Z]{1,3}$'", name="region_agency_call_prefix"),
+    )
+    region_id: Mapped[int] = mapped_column(
+        ForeignKey("region.id", ondelete="CASCADE"), primary_key=True
+    )
+    agency_id: Mapped[int] = mapped_column(
+        ForeignKey("agency.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    name_en: Mapped[str | None] = mapped_column(Text, nullable=True)
+    name_ar: Mapped[str | None] = mapped_column(Text, nullable=True)
+    call_prefix: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class Jurisdiction(Base):
     __tablename__ = "jurisdiction"
     __table_args__ = (UniqueConstraint("region_id", "agency_id", "code"),)

@@ -40,6 +40,10 @@ class ImportReport:
         self.skipped += count
         self.reasons[reason] = self.reasons.get(reason, 0) + count
 
+    def tally(self, key: str, count: int = 1) -> None:
+        """Count something noted but kept (``extra[key]``), such as a name left out."""
+        self.extra[key] = int(self.extra.get(key, 0)) + count
+
     def summary(self) -> str:
         parts = [f"{self.layer}: {self.imported} imported"]
         if self.repaired:

@@ -10,6 +10,7 @@ jurisdictions     ``jurisdiction`` (one agency)   polygons -> MultiPolygon
 neighbourhoods    ``place`` (kind neighbourhood)  any (WOF mixes polygons, points)
 localities        ``place`` (kind locality)       any
 cities            ``place`` (kind city)           any
+zones             ``place`` (kind zone)           any (Qatar's zones: WOF counties)
 ================  ==============================  ===========================
 
 Any CRS is reprojected to EPSG:4326; a file without a CRS is accepted only when its
@@ -49,10 +50,16 @@ from najda.ingest.base import (
     require_file,
 )
 from najda.ingest.base import progress as progress_bar  # the option is named progress
+from najda.ingest.names import bilingual
 
 SRID = 4326
 POLYGON_LAYERS = {"governorates": "governorate", "jurisdictions": "jurisdiction"}
-PLACE_LAYERS = {"neighbourhoods": "neighbourhood", "localities": "locality", "cities": "city"}
+PLACE_LAYERS = {
+    "neighbourhoods": "neighbourhood",
+    "localities": "locality",
+    "cities": "city",
+    "zones": "zone",
+}
 LAYERS = (*POLYGON_LAYERS, *PLACE_LAYERS)
 
 # our column -> source attributes tried in order (case-insensitive)
@@ -158,7 +165,37 @@ def read_vector(path: str | Path, *, report: ImportReport | None = None) -> gpd.
         ) from exc
     if len(frame) == 0:
         raise ImportFailed(f"no features in {file.name}", details={"path": str(file)})
+    if _utf8_read_as_latin1(file, frame) and report is not None:
+        report.extra["text_encoding"] = "UTF-8 (the .dbf declared Latin-1 or nothing)"
     return to_wgs84(frame, name=file.name, report=report)
+
+
+def _utf8_read_as_latin1(file: Path, frame: gpd.GeoDataFrame) -> bool:
+    """Re-decode a shapefile's text as UTF-8 where GDAL read UTF-8 bytes as Latin-1.
+
+    A .dbf without a .cpg beside it is decoded by the code page its header declares,
+    Latin-1 by default; many tools write UTF-8 anyway (the Doha roads: "Ø´Ø§Ø±Ø¹" for
+    "شارع"). Only when every non-ASCII value of every text column turns back into valid
+    UTF-8 is the frame changed (in place), so real Latin-1 text is left alone.
+    """
+    if file.suffix.lower() != ".shp" or file.with_suffix(".cpg").exists():
+        return False
+    fixed: dict[str, list[Any]] = {}
+    for column in frame.columns:
+        if column == frame.geometry.name or frame[column].dtype.kind not in "OUT":
+            continue
+        values = frame[column].tolist()
+        if not any(isinstance(v, str) and not v.isascii() for v in values):
+            continue
+        try:
+            fixed[column] = [
+                v.encode("latin-1").decode("utf-8") if isinstance(v, str) else v for v in values
+            ]
+        except UnicodeError:
+            return False
+    for column, values in fixed.items():
+        frame[column] = values
+    return bool(fixed)
 
 
 def to_wgs84(
@@ -286,8 +323,13 @@ def _feature(
     if code is None:
         report.skip("no code")
         return None
-    name_en = _text(record.get(columns["name_en"])) if columns["name_en"] else None
-    name_ar = _text(record.get(columns["name_ar"])) if columns["name_ar"] else None
+    names = bilingual(
+        record.get(columns["name_en"]) if columns["name_en"] else None,
+        record.get(columns["name_ar"]) if columns["name_ar"] else None,
+    )
+    if names.ar_not_arabic:
+        report.tally("name_ar_not_arabic")
+    name_en, name_ar = names.en, names.ar
     if not name_en and not name_ar:
         report.skip("no name (en or ar)")
         return None

@@ -1,10 +1,15 @@
 """Readers that turn OpenStreetMap road data into a plain list of ways.
 
-Three sources feed the same road-graph builder (:mod:`najda.ingest.roads`):
+Four sources feed the same road-graph builder (:mod:`najda.ingest.roads`):
 
-- OSM PBF and OSM XML files, read with pyosmium (:func:`read_osm_file`);
+- OSM PBF and OSM XML files, read with pyosmium (:func:`read_osm_file`); node ids may
+  be negative (files converted from GIS layers number their nodes -1, -2, ...);
 - a GeoJSON of OSM ways without node ids (:func:`read_geojson_ways`): ways share
   vertices by coordinates, so vertices are keyed by coordinates rounded to 1e-7 degrees;
+- a GIS road layer, Shapefile or GeoPackage (:func:`read_vector_ways`), with OSM-style
+  columns (``highway``, ``oneway``...) or the imposm layout of OSM extracts (``type`` =
+  the highway class, ``oneway`` 1 / 0 / -1, ``bridge`` and ``tunnel`` 1 / 0, ``class``
+  = the key of ``type`` when it is not ``highway``); vertices keyed by coordinates too;
 - an osmnx ``MultiDiGraph`` (:func:`ways_from_osmnx`), downloaded or read from XML.
 
 Every reader keeps ways that carry a ``highway`` tag and leaves the choice of drivable
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,7 @@ from najda.ingest.base import progress as progress_bar
 
 OSM_SUFFIXES = {".pbf": "pbf", ".osm": "osm", ".xml": "osm"}
 GEOJSON_SUFFIXES = {".geojson", ".json"}
+VECTOR_SUFFIXES = {".shp", ".gpkg"}
 _COMPRESSION = {".gz": "gz", ".bz2": "bz2"}
 
 
@@ -65,7 +71,7 @@ def read_ways(
     ----------
     path
         ``.osm.pbf`` / ``.pbf``, ``.osm`` / ``.xml`` (optionally ``.gz`` / ``.bz2``),
-        or ``.geojson`` / ``.json``.
+        ``.geojson`` / ``.json``, or a Shapefile (``.shp``) or GeoPackage (``.gpkg``).
     progress
         Show a progress bar (default: when stderr is a terminal).
     skipped
@@ -81,9 +87,11 @@ def read_ways(
         return read_osm_file(p, progress=progress, skipped=skipped)
     if p.suffix.lower() in GEOJSON_SUFFIXES:
         return read_geojson_ways(p, progress=progress, skipped=skipped)
+    if p.suffix.lower() in VECTOR_SUFFIXES:
+        return read_vector_ways(p, progress=progress, skipped=skipped)
     raise ImportFailed(
         f"unknown road file format {p.suffix or '(no suffix)'!r}: use .pbf, .osm, .xml, "
-        f".geojson or .json",
+        f".geojson, .json, .shp or .gpkg",
         details={"path": str(p)},
     )
 
@@ -111,6 +119,7 @@ def read_osm_file(
 
     A way whose nodes are partly missing from the file (cut at the edge of an extract)
     is kept as its runs of located nodes; what is lost is counted in ``skipped``.
+    Nodes with negative ids (files made by converters and editors) are located too.
 
     Raises
     ------
@@ -123,18 +132,19 @@ def read_osm_file(
         raise ImportFailed(f"not an OSM PBF or XML file name: {p.name}", details={"path": str(p)})
     counts = skipped if skipped is not None else {}
     try:
-        return [
-            w
+        raw = [
+            _raw_way(obj)
             for obj in progress_bar(
                 _highway_ways(p, fmt), desc="reading ways", unit="way", enabled=progress
             )
-            for w in _located_runs(obj, counts)
         ]
+        ways = _locate(raw, lambda: _negative_nodes(p, fmt))
     except (RuntimeError, ValueError, OSError) as exc:
         kind = "PBF" if fmt == "pbf" else "XML"
         raise ImportFailed(
             f"cannot read {p.name} as OSM {kind}: {_first_line(exc)}", details={"path": str(p)}
         ) from exc
+    return [w for way in ways for w in _located_runs(way, counts)]
 
 
 def _highway_ways(path: Path, fmt: str) -> Iterator[Any]:
@@ -150,23 +160,82 @@ def _highway_ways(path: Path, fmt: str) -> Iterator[Any]:
     yield from processor
 
 
-def _located_runs(way: Any, skipped: MutableMapping[str, int]) -> Iterator[OsmWay]:
-    """The way split into runs of nodes that have a location in the file."""
-    refs = np.fromiter((n.ref for n in way.nodes), dtype=np.int64, count=len(way.nodes))
-    valid = np.fromiter((n.location.valid() for n in way.nodes), dtype=bool, count=len(way.nodes))
-    coords = np.array(
-        [
-            (n.lon, n.lat) if ok else (np.nan, np.nan)
-            for n, ok in zip(way.nodes, valid, strict=True)
-        ],
-        dtype=np.float64,
+# osmium's fixed-point coordinates: 1e-7 degrees, and the value of an unknown location
+_OSMIUM_SCALE = 1e7
+_UNDEFINED = 2_147_483_647
+
+
+@dataclass(frozen=True, slots=True)
+class _RawWay:
+    """A way as read: node refs and osmium's integer coordinates (unknown: _UNDEFINED)."""
+
+    osm_id: int
+    tags: dict[str, str]
+    refs: np.ndarray
+    xy: np.ndarray
+
+
+def _raw_way(way: Any) -> _RawWay:
+    nodes = np.array(
+        [(n.ref, n.location.x, n.location.y) for n in way.nodes], dtype=np.int64
+    ).reshape(-1, 3)
+    return _RawWay(int(way.id), {t.k: t.v for t in way.tags}, nodes[:, 0], nodes[:, 1:])
+
+
+def _locate(
+    raw: list[_RawWay], negative_nodes: Callable[[], tuple[np.ndarray, np.ndarray]]
+) -> list[_RawWay]:
+    """The ways with the locations of nodes with negative ids filled in.
+
+    pyosmium's location cache keeps positive ids only. Only when a way refers to a
+    negative id without a location is the file read again (``negative_nodes``).
+    """
+    if not raw:
+        return raw
+    refs = np.concatenate([w.refs for w in raw])
+    xy = np.concatenate([w.xy for w in raw])
+    missing = np.flatnonzero((refs < 0) & (xy[:, 0] == _UNDEFINED))
+    if missing.size == 0:
+        return raw
+    ids, located = negative_nodes()
+    if ids.size:
+        order = np.argsort(ids)
+        ids, located = ids[order], located[order]
+        at = np.minimum(np.searchsorted(ids, refs[missing]), ids.size - 1)
+        found = ids[at] == refs[missing]
+        xy[missing[found]] = located[at[found]]
+    bounds = np.cumsum([w.refs.size for w in raw])[:-1]
+    return [
+        _RawWay(w.osm_id, w.tags, w.refs, part)
+        for w, part in zip(raw, np.split(xy, bounds), strict=True)
+    ]
+
+
+def _negative_nodes(path: Path, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and integer coordinates of every located node of the file with a negative id."""
+    import osmium
+
+    nodes: Iterator[Any] = iter(
+        osmium.FileProcessor(osmium.io.File(str(path), fmt), osmium.osm.NODE)
     )
-    tags = {t.k: t.v for t in way.tags}
-    if not valid.all():
-        _count(skipped, "way_nodes_missing_from_file")
+    rows = [(n.id, n.location.x, n.location.y) for n in nodes if n.id < 0]
+    table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    table = table[table[:, 1] != _UNDEFINED]
+    return table[:, 0], table[:, 1:]
+
+
+def _located_runs(way: _RawWay, skipped: MutableMapping[str, int]) -> Iterator[OsmWay]:
+    """The way split into runs of nodes that have a location in the file."""
+    valid = way.xy[:, 0] != _UNDEFINED
+    coords = way.xy / _OSMIUM_SCALE
+    if valid.all():
+        if valid.size >= 2:
+            yield OsmWay(way.osm_id, way.tags, coords, way.refs)
+        return
+    _count(skipped, "way_nodes_missing_from_file")
     for start, stop in _true_runs(valid):
         if stop - start >= 2:
-            yield OsmWay(int(way.id), tags, coords[start:stop], refs[start:stop])
+            yield OsmWay(way.osm_id, way.tags, coords[start:stop], way.refs[start:stop])
 
 
 def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -285,7 +354,10 @@ def _osm_id(props: Mapping[str, Any], feature_id: Any) -> int | None:
 
 def _valid_coords(raw: Any) -> np.ndarray | None:
     try:
-        coords = np.array([c[:2] for c in raw], dtype=np.float64)
+        if isinstance(raw, np.ndarray):
+            coords = raw[:, :2].astype(np.float64) if raw.ndim == 2 else raw
+        else:
+            coords = np.array([c[:2] for c in raw], dtype=np.float64)
     except (TypeError, ValueError, IndexError):
         return None
     if (
@@ -298,6 +370,101 @@ def _valid_coords(raw: Any) -> np.ndarray | None:
     ):
         return None
     return coords
+
+
+# -- GIS road layers (Shapefile, GeoPackage) ----------------------------------------------
+# imposm writes these tags as numbers; 0 stands for "no" and for "not tagged" alike, so it
+# becomes no tag and OSM's implied rules (motorways, roundabouts) still apply
+_IMPOSM_FLAGS = {"oneway": {"1": "yes", "-1": "-1"}, "bridge": {"1": "yes"}, "tunnel": {"1": "yes"}}
+_NOT_TAGS = ("id", "fid", "z_order", "osm_id", "osm_type")
+
+
+def read_vector_ways(
+    path: str | Path,
+    *,
+    progress: bool | None = None,
+    skipped: MutableMapping[str, int] | None = None,
+) -> list[OsmWay]:
+    """Ways from a road layer of a Shapefile or GeoPackage, in any CRS.
+
+    The columns are OSM tags (``highway``, ``oneway`` = yes / -1, ``name``...), or the
+    imposm layout of OSM extracts: ``type`` is the value of the key named by ``class``
+    (``highway`` without that column), ``oneway`` is 1 / 0 / -1, ``bridge`` and
+    ``tunnel`` are 1 / 0. The way id comes from ``osm_id``. Text a .dbf holds as UTF-8
+    while declaring Latin-1 is read as UTF-8 (see :func:`~najda.ingest.boundaries.read_vector`).
+
+    Raises
+    ------
+    ImportFailed
+        The file cannot be read, or has neither a ``highway`` nor a ``type`` column,
+        or no line feature.
+    """
+    from najda.ingest.boundaries import read_vector
+
+    p = Path(path)
+    frame = read_vector(p)
+    columns = {str(c).lower(): c for c in frame.columns if c != frame.geometry.name}
+    imposm = "highway" not in columns
+    if imposm and "type" not in columns:
+        raise ImportFailed(
+            f"{p.name} has no highway (or imposm type) column; it has "
+            f"{', '.join(sorted(columns)) or 'no columns'}",
+            details={"path": str(p)},
+        )
+    counts = skipped if skipped is not None else {}
+    values = {key: frame[col].tolist() for key, col in columns.items()}
+    rows = (dict(zip(values, row, strict=True)) for row in zip(*values.values(), strict=True))
+    ways: list[OsmWay] = []
+    geometries = frame.geometry.tolist()
+    for geom, row in progress_bar(
+        zip(geometries, rows, strict=True),
+        desc="reading ways",
+        total=len(geometries),
+        unit="way",
+        enabled=progress,
+    ):
+        _collect_line(geom, _row_tags(row, imposm=imposm), ways, counts)
+    if not ways:
+        raise ImportFailed(f"{p.name} has no line features", details={"path": str(p)})
+    return ways
+
+
+def _row_tags(row: Mapping[str, Any], *, imposm: bool) -> dict[str, str]:
+    tags = {
+        key: _tag_value(value)
+        for key, value in row.items()
+        if value is not None
+        and not (isinstance(value, float) and math.isnan(value))
+        and _tag_value(value) != ""
+    }
+    if imposm:
+        kind, key = tags.pop("type", None), tags.pop("class", None) or "highway"
+        if kind:
+            tags[key] = kind
+        for flag, meaning in _IMPOSM_FLAGS.items():
+            if flag in tags and (value := meaning.get(tags.pop(flag))) is not None:
+                tags[flag] = value
+    return tags
+
+
+def _collect_line(
+    geom: Any, tags: dict[str, str], ways: list[OsmWay], skipped: MutableMapping[str, int]
+) -> None:
+    import shapely
+
+    kind = getattr(geom, "geom_type", None)
+    if kind not in ("LineString", "MultiLineString"):
+        _count(skipped, "geometry_not_linestring")
+        return
+    osm_id = _osm_id(tags, None)
+    for key in _NOT_TAGS:
+        tags.pop(key, None)
+    for part in shapely.get_parts(geom):
+        coords = _valid_coords(shapely.get_coordinates(part))
+        if coords is None:
+            _count(skipped, "invalid_coordinates")
+            continue
+        ways.append(OsmWay(osm_id, tags, coords))
 
 
 # -- osmnx graphs --------------------------------------------------------------------------

@@ -21,6 +21,11 @@ A manifest names the region and lists its layers in import order::
     derive_from = "governorates"
     agencies = ["police", "civil_defence"]
 
+    [[agency]]                         # optional: the region's own agencies and names
+    code = "red_crescent"              # (see najda.ingest.agencies)
+    name_en = "..."
+    name_ar = "..."
+
 Files are relative to ``NAJDA_DATA_DIR``. Online sources are used only when the file is
 missing and ``settings.online`` is true. Every source is resolved (and downloads done)
 before anything is written, so a missing file fails the import with nothing changed.
@@ -41,9 +46,10 @@ from sqlalchemy import Engine
 
 from najda.config import Settings
 from najda.errors import ImportFailed
+from najda.ingest.agencies import RegionAgency, import_region_agencies, parse_region_agencies
 from najda.ingest.base import Bind, ImportReport, ensure_region, unit_of_work
 from najda.ingest.boundaries import LAYERS, derive_jurisdictions, import_boundaries
-from najda.ingest.catalogue import import_catalogue
+from najda.ingest.catalogue import import_catalogue, load_catalogue
 from najda.ingest.stations import import_stations
 
 _REGION_KEYS = {"code", "name_en", "name_ar", "timezone", "incident_prefix"}
@@ -80,6 +86,7 @@ class Manifest:
     region: dict[str, str]
     catalogue_dir: Path
     layers: list[LayerSpec]
+    agencies: list[RegionAgency] = field(default_factory=list)
 
 
 def import_region(engine: Engine, settings: Settings, code: str) -> Iterator[ImportReport]:
@@ -98,7 +105,7 @@ def import_region(engine: Engine, settings: Settings, code: str) -> Iterator[Imp
     Yields
     ------
     ImportReport
-        The region row, the catalogue, then one report per layer.
+        The region row, the catalogue, the region's agencies, then one report per layer.
 
     Raises
     ------
@@ -107,12 +114,14 @@ def import_region(engine: Engine, settings: Settings, code: str) -> Iterator[Imp
         usable online source; raised before anything is written.
     """
     manifest = load_manifest(settings, code)
+    check_agencies(manifest)
     resolve_sources(manifest, settings)
     # one transaction for the whole region (each layer in a savepoint of it): a layer
     # that fails leaves every layer, the earlier ones too, as it was
     with engine.begin() as conn:
         yield _import_region_row(conn, manifest)
         yield import_catalogue(conn, manifest.catalogue_dir)
+        yield import_region_agencies(conn, manifest.code, manifest.agencies)
         for spec in manifest.layers:
             yield from _import_layer(conn, manifest.code, spec)
 
@@ -138,8 +147,42 @@ def load_manifest(settings: Settings, code: str) -> Manifest:
     layers = [_check_layer(entry, name=path.name) for entry in data.get("layers", [])]
     if not layers:
         raise ImportFailed(f"manifest {path.name} lists no [[layers]]")
+    unknown = sorted(set(data) - {"region", "layers", "catalogue", "agency"})
+    if unknown:
+        raise ImportFailed(f"manifest {path.name}: unknown table(s) {unknown}")
     catalogue_dir = settings.geo_data_dir / str(data.get("catalogue", "catalogue"))
-    return Manifest(code=code, region=region, catalogue_dir=catalogue_dir, layers=layers)
+    return Manifest(
+        code=code,
+        region=region,
+        catalogue_dir=catalogue_dir,
+        layers=layers,
+        agencies=parse_region_agencies(data.get("agency"), source=f"manifest {path.name}"),
+    )
+
+
+def check_agencies(manifest: Manifest) -> None:
+    """The manifest's agencies are catalogue agencies, and its derived jurisdictions are
+    for agencies of the region.
+
+    Raises
+    ------
+    ImportFailed
+        Naming the first agency that is neither.
+    """
+    known = load_catalogue(manifest.catalogue_dir).codes("agency")
+    listed = [a.code for a in manifest.agencies]
+    strangers = [c for c in listed if c not in known]
+    if strangers:
+        raise ImportFailed(
+            f"region {manifest.code}: agency {', '.join(strangers)} is not in the catalogue"
+        )
+    derived = {a for spec in manifest.layers for a in spec.options.get("agencies", [])}
+    outside = sorted(derived - set(listed)) if listed else []
+    if outside:
+        raise ImportFailed(
+            f"region {manifest.code}: jurisdictions for {', '.join(outside)}, "
+            "which the region's [[agency]] list does not name"
+        )
 
 
 def _check_region(region: Any, *, code: str, name: str) -> dict[str, str]:

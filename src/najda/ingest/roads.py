@@ -12,6 +12,8 @@ Rules the builder applies:
 - ways are split into edges at their ends and at every vertex shared with another way
   (or met twice by the same way); a closed loop is also split at its middle vertex, so
   no edge starts and ends at the same node;
+- vertices without node ids (GeoJSON, GIS layers) are the same vertex when equal at
+  1e-7 degrees, OSM's own precision, and are placed on that grid;
 - consecutive vertices at the very same place are merged, so no edge has zero length;
 - ``oneway=yes/true/1`` keeps the way's direction, ``-1/reverse`` the opposite one,
   ``no/false/0`` both; without the tag, ``highway=motorway`` and
@@ -46,6 +48,7 @@ from najda.ingest.base import (
     require_file,
 )
 from najda.ingest.base import progress as progress_bar
+from najda.ingest.names import name_pair
 from najda.ingest.osm import (
     OsmWay,
     osmnx_way_settings,
@@ -84,7 +87,6 @@ MAX_SPEED_KPH = 250.0
 _NO_ID = np.iinfo(np.int64).min
 _SPEED_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph|knots)?\s*$", re.IGNORECASE)
 _UNIT_KPH = {"mph": 1.609344, "knots": 1.852}
-_ARABIC_RE = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
 
 # -- results -------------------------------------------------------------------------------
@@ -241,16 +243,16 @@ def exclusion_reason(tags: Mapping[str, str]) -> str | None:
 
 
 def way_names(tags: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(name_ar, name_en): ``name:ar`` / ``name:en``, else ``name`` by its script."""
-    name = tags.get("name") or None
-    arabic = tags.get("name:ar") or tags.get("name_ar") or None
-    english = tags.get("name:en") or tags.get("name_en") or None
-    if name is not None:
-        if _ARABIC_RE.search(name):
-            arabic = arabic or name
-        else:
-            english = english or name
-    return arabic, english
+    """(name_ar, name_en): ``name:ar`` / ``name:en``, else ``name`` by its script.
+
+    Names are cleaned (:mod:`najda.ingest.names`); an Arabic name needs an Arabic letter.
+    """
+    names = name_pair(
+        name=tags.get("name"),
+        name_en=tags.get("name:en") or tags.get("name_en"),
+        name_ar=tags.get("name:ar") or tags.get("name_ar"),
+    )
+    return names.ar, names.en
 
 
 # -- builder -------------------------------------------------------------------------------
@@ -397,6 +399,10 @@ def _packed_keys(keys: np.ndarray) -> np.ndarray:
 def _vertices(table: _Ways, skipped: dict[str, int]) -> _Vertices:
     coords = np.concatenate([np.asarray(w.coords, dtype=np.float64)[:, :2] for w in table.records])
     keys = np.ascontiguousarray(np.concatenate([_vertex_keys(w) for w in table.records]))
+    # a vertex keyed by its coordinates lies where its key says: a GIS layer's float noise
+    # (from reprojection) then gives the same lengths as the OSM file of the same ways
+    by_place = keys[:, 1] != _NO_ID
+    coords[by_place] = keys[by_place] / COORDINATE_KEY_SCALE
     sizes = np.array([len(w.coords) for w in table.records], dtype=np.int64)
     way = np.repeat(np.arange(len(table.records)), sizes)
     _, first, node = np.unique(_packed_keys(keys), return_index=True, return_inverse=True)

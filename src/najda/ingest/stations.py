@@ -1,14 +1,24 @@
 """Stations from points (GeoJSON or any vector file, or CSV with lat/lon columns).
 
 Each station belongs to an agency: the ``agency`` option, else an ``agency`` column of
-agency codes, else the OpenStreetMap ``amenity`` tag:
+agency codes, else the OpenStreetMap ``amenity`` tag, else a facility ``kind``:
 
-* ``police`` -> police (security patrols)
-* ``fire_station`` -> civil_defence
-* ``hospital`` -> red_crescent. Demo assumption: Saudi Red Crescent ambulances are
-  posted at hospitals. OSM has few Red Crescent centres; real posts should be imported
-  with ``--agency red_crescent`` when known.
+* ``amenity=police`` -> police (security patrols)
+* ``amenity=fire_station`` -> civil_defence
+* ``amenity=hospital`` -> red_crescent, the EMS agency. Demo assumption: ambulances are
+  posted at hospitals. Real posts should be imported with ``--agency red_crescent``.
 * ``clinic``, ``doctors`` and other health amenities are skipped: no dispatch there.
+* a ``kind`` column (facility files such as Qatar's) follows :func:`kind_agency`:
+  police (traffic police to traffic, training grounds skipped), fire to civil defence
+  (a company's industrial fire brigade skipped), ambulance points to the EMS agency,
+  hospitals with an emergency department (``ed`` not ``no``) as ambulance posts; health
+  centres, specialist centres and points not clearly a hospital are skipped.
+
+Every skipped point is counted in the report with its reason. OpenStreetMap often maps
+one facility twice (a node and a building, or two mappers): stations of one agency
+within :data:`DUPLICATE_WITHIN_M` of each other are merged into the one with the most
+names, taking the names it lacks from the others. Names are cleaned by
+:mod:`najda.ingest.names`.
 
 A station's code is stable across imports: a ``code`` column, else the OSM id, else a
 hash of amenity, name and coordinates rounded to about a metre. Re-imports match on the
@@ -20,12 +30,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
@@ -49,28 +60,27 @@ from najda.ingest.boundaries import (
     to_wgs84,
     translate_integrity,
 )
+from najda.ingest.names import Names, name_pair
 
 AMENITY_AGENCY = {"police": "police", "fire_station": "civil_defence", "hospital": "red_crescent"}
-# facility files that say what a point is in ``kind`` rather than OSM's ``amenity``
-KIND_AGENCY = {
-    "police": "police",
-    "fire": "civil_defence",
-    "ambulance": "red_crescent",
-    "hospital": "red_crescent",
-}
 NOT_DISPATCH = {"clinic", "doctors", "dentist", "pharmacy"}
+#: stations of one agency closer than this are one facility mapped twice
+DUPLICATE_WITHIN_M = 50.0
 DEFAULT_NAMES = {
     "police": ("Police station", "مركز شرطة"),
     "fire_station": ("Civil defence station", "مركز الدفاع المدني"),
+    "fire": ("Civil defence station", "مركز الدفاع المدني"),
+    "ambulance": ("Ambulance point", "نقطة إسعاف"),
     "hospital": ("Hospital", "مستشفى"),
 }
+DEFAULT_AGENCY_NAMES = {"traffic": ("Traffic police", "مركز المرور")}
 _UNNAMED = {"unnamed", "no name", "بدون اسم"}
-_ARABIC = re.compile(r"[\u0600-\u06FF]")
 _LAT = ("lat", "latitude", "y")
 _LON = ("lon", "lng", "long", "longitude", "x")
 # a little less than the metres in a degree of latitude (110.6 km) or of longitude at
 # the equator: dividing by it gives a search radius in degrees that is never too small
 _METRES_PER_DEGREE_BELOW = 110_000.0
+_EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass
@@ -257,7 +267,7 @@ def _in_range(lon: float, lat: float) -> bool:
 def prepare_stations(
     frame: gpd.GeoDataFrame, *, agency: str | None, report: ImportReport, source: str
 ) -> list[StationRow]:
-    """Validated stations of ``frame``; skipped rows are counted in ``report``."""
+    """Validated stations of ``frame``; skipped and merged rows are counted in ``report``."""
     columns = {str(c).lower(): c for c in frame.columns if c != frame.geometry.name}
     if agency is None and not {"agency", "amenity", "kind"} & columns.keys():
         raise ImportFailed(
@@ -266,7 +276,6 @@ def prepare_stations(
         )
     stations: list[StationRow] = []
     seen: set[str] = set()
-    unnamed = no_arabic = 0
     for _, record in frame.iterrows():
         values = {key: _text(record[col]) for key, col in columns.items()}
         station = _station(values, record.geometry, agency=agency, report=report)
@@ -276,19 +285,20 @@ def prepare_stations(
             report.skip("duplicate station (same code)")
             continue
         seen.add(station.code)
-        unnamed += station.name_en is None and station.name_ar is None
-        no_arabic += station.name_en is not None and station.name_ar is None
-        stations.append(_with_default_names(station))
+        stations.append(station)
+    stations = merge_duplicates(stations, report=report)
     if not stations:
         raise ImportFailed(
             f"no usable stations in {source} "
             f"({', '.join(f'{k}: {v}' for k, v in report.reasons.items())})"
         )
+    unnamed = sum(s.name_en is None and s.name_ar is None for s in stations)
+    no_arabic = sum(s.name_en is not None and s.name_ar is None for s in stations)
     if unnamed:
         report.extra["unnamed_given_default_names"] = unnamed
     if no_arabic:
         report.extra["no_arabic_name_english_used"] = no_arabic
-    return stations
+    return [_with_default_names(s) for s in stations]
 
 
 def _station(
@@ -302,28 +312,148 @@ def _station(
     if point is None:
         report.skip("not a point" if isinstance(geom, BaseGeometry) else "no coordinates")
         return None
-    amenity = values.get("amenity") or values.get("kind")
-    code_of_agency = (
-        agency
-        or values.get("agency")
-        or AMENITY_AGENCY.get(values.get("amenity") or "")
-        or KIND_AGENCY.get(values.get("kind") or "")
-    )
+    code_of_agency, why = station_agency(values, agency=agency)
     if code_of_agency is None:
-        if amenity in NOT_DISPATCH:
-            report.skip(f"amenity {amenity}: not a dispatch station")
-        else:
-            report.skip(f"amenity {amenity}: no agency")
+        report.skip(why)
         return None
-    name_en, name_ar = _names(values)
+    names = _names(values)
+    if names.ar_not_arabic:
+        report.tally("name_ar_not_arabic")
+    amenity = values.get("amenity") or values.get("kind")
     return StationRow(
         code=_code(values, point, amenity),
         agency=code_of_agency,
         kind=values.get("kind") or amenity,
-        name_en=name_en,
-        name_ar=name_ar,
+        name_en=names.en,
+        name_ar=names.ar,
         geom=point,
     )
+
+
+def station_agency(
+    values: Mapping[str, str | None], *, agency: str | None = None
+) -> tuple[str | None, str]:
+    """(agency code, "") for a point, or (None, why it is not a dispatch station).
+
+    The ``agency`` option wins, then an ``agency`` column, then ``amenity``, then
+    ``kind`` (:func:`kind_agency`).
+    """
+    if agency or values.get("agency"):
+        return str(agency or values.get("agency")), ""
+    amenity = values.get("amenity")
+    if amenity:
+        if amenity in AMENITY_AGENCY:
+            return AMENITY_AGENCY[amenity], ""
+        if amenity in NOT_DISPATCH:
+            return None, f"amenity {amenity}: not a dispatch station"
+        return None, f"amenity {amenity}: no agency"
+    kind = values.get("kind")
+    if not kind:
+        return None, "no agency, amenity or kind"
+    return kind_agency(kind, role=values.get("type_or_role"), ed=values.get("ed"))
+
+
+# (kind, type_or_role) -> the agency, or None and the reason it is skipped
+_ROLE_RULES: dict[tuple[str, str], tuple[str | None, str]] = {
+    ("police", "traffic"): ("traffic", ""),
+    ("police", "training"): (None, "police training ground: not a dispatch station"),
+    ("fire", "industrial-fire-station"): (
+        None,
+        "industrial fire brigade (a company's own): not civil defence",
+    ),
+    ("hospital", "health-centre"): (None, "health centre: not an ambulance post"),
+    ("hospital", "specialist-centre"): (None, "specialist centre: not an ambulance post"),
+    ("hospital", "unclear"): (None, "not clearly a hospital: not an ambulance post"),
+}
+_KIND_AGENCY = {"police": "police", "fire": "civil_defence", "ambulance": "red_crescent"}
+
+
+def kind_agency(kind: str, *, role: str | None, ed: str | None) -> tuple[str | None, str]:
+    """The agency of a facility described by ``kind``, ``type_or_role`` and ``ed``.
+
+    ==========  ==========================================  =======================
+    kind        type_or_role, ed                            agency
+    ==========  ==========================================  =======================
+    police      traffic                                     traffic
+    police      training (a college, a shooting range)      skipped
+    police      station, department, unknown...             police
+    fire        industrial-fire-station                     skipped
+    fire        fire-station, civil-defence-station, -hq    civil_defence
+    ambulance   any                                         red_crescent (EMS)
+    hospital    hospital, ed yes or unknown                 red_crescent (a post)
+    hospital    ed no                                       skipped
+    hospital    health-centre, specialist-centre, unclear   skipped
+    other       (clinic-ed, clinic...)                      skipped
+    ==========  ==========================================  =======================
+
+    Returns
+    -------
+    tuple
+        (agency code, "") or (None, the reason the point is skipped).
+    """
+    rule = _ROLE_RULES.get((kind, role or ""))
+    if rule is not None:
+        return rule
+    if kind == "hospital":
+        if (ed or "").lower() == "no":
+            return None, "hospital without an emergency department: not an ambulance post"
+        return "red_crescent", ""
+    if kind in _KIND_AGENCY:
+        return _KIND_AGENCY[kind], ""
+    return None, f"kind {kind}: not a dispatch station"
+
+
+def merge_duplicates(
+    stations: list[StationRow], *, report: ImportReport, within_m: float = DUPLICATE_WITHIN_M
+) -> list[StationRow]:
+    """One station per facility: those of one agency within ``within_m`` are merged.
+
+    The kept station is the one with the most names (then the first in the file); it
+    takes a name it lacks from the others. Each merged-away station is counted.
+    """
+    if len(stations) < 2:
+        return stations
+    groups = _nearby_groups(stations, within_m)
+    kept: list[StationRow] = []
+    for members in groups:
+        best = max(members, key=lambda i: (_name_count(stations[i]), -i))
+        keeper = stations[best]
+        for i in members:
+            keeper.name_en = keeper.name_en or stations[i].name_en
+            keeper.name_ar = keeper.name_ar or stations[i].name_ar
+        kept.append(keeper)
+        if len(members) > 1:
+            report.skip(
+                f"same agency within {within_m:g} m of another station (merged)", len(members) - 1
+            )
+    return kept
+
+
+def _nearby_groups(stations: list[StationRow], within_m: float) -> list[list[int]]:
+    """Indexes of stations, grouped by agency and chains of neighbours within ``within_m``,
+    in file order."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    lon = np.radians([s.geom.x for s in stations])
+    lat = np.radians([s.geom.y for s in stations])
+    # local metres: exact enough at tens of metres, anywhere but the poles
+    xy = np.column_stack((lon * np.cos(lat), lat)) * _EARTH_RADIUS_M
+    agency = np.unique([s.agency for s in stations], return_inverse=True)[1]
+    pairs = cKDTree(xy).query_pairs(within_m, output_type="ndarray")
+    pairs = pairs[agency[pairs[:, 0]] == agency[pairs[:, 1]]]
+    n = len(stations)
+    links = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, label = connected_components(links, directed=False)
+    groups: dict[int, list[int]] = {}
+    for i, g in enumerate(label.tolist()):
+        groups.setdefault(g, []).append(i)
+    return sorted(groups.values(), key=lambda members: members[0])
+
+
+def _name_count(station: StationRow) -> int:
+    return (station.name_en is not None) + (station.name_ar is not None)
 
 
 def _point(geom: BaseGeometry | None) -> Point | None:
@@ -336,20 +466,19 @@ def _point(geom: BaseGeometry | None) -> Point | None:
     return Point(geom.x, geom.y)
 
 
-def _names(values: dict[str, str | None]) -> tuple[str | None, str | None]:
-    name_en = values.get("name_en") or values.get("name:en")
-    name_ar = values.get("name_ar") or values.get("name:ar")
+def _names(values: dict[str, str | None]) -> Names:
     name = values.get("name")
-    if name and name.lower() not in _UNNAMED:
-        if _ARABIC.search(name):
-            name_ar = name_ar or name
-        else:
-            name_en = name_en or name
-    return name_en, name_ar
+    return name_pair(
+        name=None if name is None or name.strip().lower() in _UNNAMED else name,
+        name_en=values.get("name_en") or values.get("name:en"),
+        name_ar=values.get("name_ar") or values.get("name:ar"),
+    )
 
 
 def _with_default_names(station: StationRow) -> StationRow:
-    default_en, default_ar = DEFAULT_NAMES.get(station.kind or "", ("Station", "مركز"))
+    default_en, default_ar = DEFAULT_AGENCY_NAMES.get(
+        station.agency, DEFAULT_NAMES.get(station.kind or "", ("Station", "مركز"))
+    )
     if station.name_en is None and station.name_ar is None:
         station.name_en, station.name_ar = default_en, default_ar
     station.name_ar = station.name_ar or station.name_en

@@ -34,6 +34,7 @@ from najda.dispatch.auth import User
 from najda.dispatch.catalogue import list_incident_types
 from najda.dispatch.timefmt import utcnow
 from najda.errors import NajdaError
+from najda.ingest.agencies import catalogue_for_region, region_agencies
 from najda.web.api.auth import current_user
 from najda.web.i18n import (
     DEFAULT_ZONE,
@@ -124,7 +125,9 @@ def _static_catalogue(folder: Path) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _catalogue() -> dict[str, Any]:
+def _catalogue(region: str | None = None) -> dict[str, Any]:
+    """What the console labels things with; with ``region``, that region's own agencies
+    under their local names and their unit types (incident types are shared)."""
     db = engine()
     with db.connect() as conn:
         agencies = [
@@ -142,13 +145,15 @@ def _catalogue() -> dict[str, Any]:
                 )
             ).mappings()
         ]
+        local = region_agencies(conn, region) if region is not None else None
     labels = _static_catalogue(web_state().settings.geo_data_dir / "catalogue")
-    return {
+    found = {
         "incident_types": [t.as_dict() for t in list_incident_types(db)],
         "agencies": agencies,
         "unit_types": unit_types,
         **labels,
     }
+    return found if local is None else catalogue_for_region(found, local)
 
 
 def _url(endpoint: str, **values: Any) -> str | None:
@@ -209,7 +214,7 @@ def console_config(user: User, locale: Locale) -> dict[str, Any]:
         "api": {**_api_urls(), **tile_urls()},
         "regions": regions,
         "region": region,
-        "catalogue": _catalogue(),
+        "catalogue": _catalogue(region["code"] if region else None),
         "lifecycle": {
             "statuses": list(lifecycle.STATUSES),
             "open": sorted(lifecycle.OPEN_STATUSES, key=lifecycle.STATUSES.index),

@@ -137,10 +137,14 @@ SELECT r.code, r.name_en, r.name_ar, r.timezone,
        (SELECT coalesce(jsonb_object_agg(kind, n), '{}') FROM
           (SELECT kind, count(*) AS n FROM place p WHERE p.region_id = r.id GROUP BY kind) k)
          AS places,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('code', a.code, 'name_en', a.name_en,
-                                   'name_ar', a.name_ar, 'color', a.color) ORDER BY a.id), '[]')
-          FROM agency a WHERE EXISTS (SELECT 1 FROM jurisdiction j
-                                      WHERE j.region_id = r.id AND j.agency_id = a.id))
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'code', a.code, 'name_en', coalesce(ra.name_en, a.name_en),
+                    'name_ar', coalesce(ra.name_ar, a.name_ar), 'color', a.color)
+                  ORDER BY ra.position NULLS LAST, a.id), '[]')
+          FROM agency a
+          LEFT JOIN region_agency ra ON ra.agency_id = a.id AND ra.region_id = r.id
+          WHERE EXISTS (SELECT 1 FROM jurisdiction j
+                        WHERE j.region_id = r.id AND j.agency_id = a.id))
          AS jurisdiction_agencies,
        ST_AsGeoJSON(coalesce(r.geom::box2d,
            (SELECT ST_Extent(g.geom) FROM governorate g WHERE g.region_id = r.id))::geometry)

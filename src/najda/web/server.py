@@ -60,6 +60,7 @@ def serve(
     dev: bool = False,
     workers: int | None = None,
     simulate: int = 0,
+    simulate_region: str = "riyadh",
 ) -> None:
     """Serve until Ctrl+C (or SIGTERM)."""
     url = f"http://{host}:{port}"
@@ -93,6 +94,8 @@ def serve(
                         url,
                         "--count",
                         str(simulate),
+                        "--region",
+                        simulate_region,
                     ],
                     env=env,
                 )

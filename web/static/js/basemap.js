@@ -85,9 +85,10 @@ export function roadsLayer(api, region, { pane = 'roads', el }) {
 
 // Governorates (municipalities) and places (neighbourhoods, zones) in one tile.
 export function boundariesLayer(api, region, { pane = 'boundaries', el, governorate, place }) {
-  const placeStyle = place || ((props, zoom) => ({
-    stroke: true, color: '#8794a1', weight: zoom >= 14 ? 1 : 0.7, opacity: 0.7, dashArray: '3 3', fill: false,
-  }));
+  // zones (a municipality's large divisions) drawn firmer than the neighbourhoods inside them
+  const placeStyle = place || ((props, zoom) => (props.kind === 'zone'
+    ? { stroke: true, color: '#6b7785', weight: zoom >= 14 ? 1.4 : 1.1, opacity: 0.75, dashArray: '8 4', fill: false }
+    : { stroke: true, color: '#8794a1', weight: zoom >= 14 ? 1 : 0.7, opacity: 0.7, dashArray: '3 3', fill: false }));
   // The land a light sand, so that the sea and the desert beyond the region stay darker.
   const govStyle = governorate || ((props, zoom) => ({
     stroke: true, color: '#7b8794', weight: zoom >= 12 ? 1.6 : 1.2, opacity: 0.8, dashArray: '6 4',

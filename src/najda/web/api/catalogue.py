@@ -2,7 +2,10 @@
 
 ``GET /catalogue`` answers agencies, capabilities, unit types, incident categories and
 incident types (with response plans), each entry with ``name_en`` and ``name_ar``;
-``?lang=ar`` or ``?lang=en`` adds ``name`` in that language. ``POST /catalogue/reload``
+``?lang=ar`` or ``?lang=en`` adds ``name`` in that language. ``?region=doha`` answers
+the catalogue as that region sees it: its own agencies under their local names (Hamad
+Medical Corporation's Ambulance Service for ``red_crescent`` in Doha) and their unit
+types; incident types and response plans are shared by every region. ``POST /catalogue/reload``
 re-imports ``<geo_data_dir>/catalogue`` (an invalid catalogue: 422 with the importer's
 message, nothing changed).
 """
@@ -14,7 +17,10 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from najda.dispatch import catalogue as domain
+from najda.dispatch.store import transaction
 from najda.errors import InvalidInput
+from najda.ingest.agencies import catalogue_for_region, region_agencies
+from najda.web import params
 from najda.web.api import bp, json_body
 from najda.web.api import openapi as doc
 from najda.web.api.auth import authorized
@@ -45,7 +51,11 @@ def _named(entry: dict[str, Any], lang: str) -> dict[str, Any]:
 def catalogue() -> Response:
     user = authorized("read")
     lang = _lang(request.args.get("lang"))
+    region = params.parse_region(request.args.get("region"))
     found = domain.read_catalogue(engine(), by=user, catalogue_dir=_catalogue_dir())
+    if region is not None:
+        with transaction(engine()) as conn:
+            found = catalogue_for_region(found, region_agencies(conn, region))
     if lang is not None:
         found = {k: [_named(e, lang) for e in entries] for k, entries in found.items()}
     return jsonify(found)
@@ -108,15 +118,21 @@ def openapi_paths() -> dict[str, Any]:
         "/catalogue": {
             "get": doc.operation(
                 "The catalogue: agencies, capabilities, unit types, categories and "
-                "incident types with response plans (Arabic and English labels)",
-                {**doc.ok(body), **doc.error_answers(*doc.READ_ERRORS)},
+                "incident types with response plans (Arabic and English labels); with "
+                "region, that region's own agencies under their local names",
+                {**doc.ok(body), **doc.error_answers(*doc.READ_ERRORS, "404")},
                 tag="catalogue",
                 params=[
                     doc.query(
                         "lang",
                         {"type": "string", "enum": list(LANGUAGES)},
                         "adds name in this language",
-                    )
+                    ),
+                    doc.query(
+                        "region",
+                        doc.REGION,
+                        "a region code: its agencies (local names) and their unit types",
+                    ),
                 ],
             )
         },
