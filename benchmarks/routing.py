@@ -55,7 +55,7 @@ from najda.db.migrate import upgrade
 from najda.db.session import make_engine
 from najda.ingest.roads import import_roads_file
 from najda.routing import kernel
-from najda.routing.engine import UnitPosition, node_travel_times, rank_units
+from najda.routing.engine import UnitPosition, UnitPositions, node_travel_times, rank_units
 from najda.routing.graph import RoadGraph, load_graph, search_for
 from najda.routing.snap import snap_index
 from najda.routing.synthetic import generate_city, write_city
@@ -185,7 +185,7 @@ def nearest_nodes(graph: RoadGraph, lon: Any, lat: Any) -> np.ndarray:
 
 
 def random_incidents_ms(
-    graph: RoadGraph, units: list[UnitPosition], *, seed: int
+    graph: RoadGraph, units: UnitPositions, *, seed: int
 ) -> tuple[float, float]:
     """Median and p90 of warm rankings for many different incidents (seeded), each
     ranked once: no repeated search area stays in the CPU caches."""
@@ -228,6 +228,21 @@ def scipy_bounded_ms(graph: RoadGraph, ranking: Any, runs: int) -> float:
     start = int(graph.edge_u[ranking.incident.edge])
     limit = ranking.ranked[-1].eta_s if ranking.ranked else np.inf
     return median_ms(lambda: dijkstra(matrix, directed=True, indices=start, limit=limit), runs)
+
+
+def kernel_bounded_ms(graph: RoadGraph, ranking: Any, runs: int) -> float:
+    """Najda's compiled search alone, same start and bound as :func:`scipy_bounded_ms`."""
+    from najda.routing.graph import FREE_FLOW, search_for
+
+    search = search_for(graph, graph.travel_time_s, FREE_FLOW, reverse=True)
+    start = np.array([graph.edge_u[ranking.incident.edge]], dtype=np.int32)
+    limit = ranking.ranked[-1].eta_s if ranking.ranked else np.inf
+
+    def run() -> None:
+        with search.walker(start, np.zeros(1)) as walker:
+            walker.advance(limit)
+
+    return median_ms(run, runs)
 
 
 def pgrouting_ms(
@@ -287,21 +302,22 @@ def bench_one(
 ) -> dict[str, Any]:
     n = len(units)
     many = max(runs * 20, 50)
+    fleet = UnitPositions.of(units)  # as dispatch hands units over: arrays
     # cold: every unit snapped in the call (the graph's CSR and snap index are built)
-    cold = median_ms(lambda: rank_units(graph, incident, units, K, cache_unit_snaps=False), many)
+    cold = median_ms(lambda: rank_units(graph, incident, fleet, K, cache_unit_snaps=False), many)
     # warm (the product path): unit road positions come from the graph's unit snap cache,
     # filled when each unit was first ranked at its position (dispatch re-snaps a unit
     # only after it moved); the incident is snapped in every call
-    rank_units(graph, incident, units, K)
-    najda = median_ms(lambda: rank_units(graph, incident, units, K), many)
-    ranking = rank_units(graph, incident, units, K)
+    rank_units(graph, incident, fleet, K)
+    najda = median_ms(lambda: rank_units(graph, incident, fleet, K), many)
+    ranking = rank_units(graph, incident, fleet, K)
 
     def with_routes() -> None:
-        for r in rank_units(graph, incident, units, K).ranked:
+        for r in rank_units(graph, incident, fleet, K).ranked:
             r.route.coords  # noqa: B018 - builds the geometry
 
     routes_ms = median_ms(with_routes, many)
-    spread = random_incidents_ms(graph, units, seed=n)
+    spread = random_incidents_ms(graph, fleet, seed=n)
     lons = np.array([u.lon for u in units])
     lats = np.array([u.lat for u in units])
     unit_nodes = graph.node_id[nearest_nodes(graph, lons, lats)].tolist()
@@ -327,6 +343,7 @@ def bench_one(
         max(1, runs // 2 if big else runs),
     )
     scipy_ms = scipy_bounded_ms(graph, ranking, max(runs * 20, 50))
+    kernel_ms = kernel_bounded_ms(graph, ranking, max(runs * 20, 50))
     pgr_ms, pgr = pgrouting_ms(
         engine, region, unit_nodes, target, max(1, runs // 2 if big else runs)
     )
@@ -348,6 +365,7 @@ def bench_one(
         "nx_reverse_cutoff_ms": reverse_cut_ms,
         "pgr_ms": pgr_ms,
         "scipy_bounded_ms": scipy_ms,
+        "kernel_bounded_ms": kernel_ms,
         "searches": ranking.searches,
         "pgr_max_rel_diff": agree,
     }
@@ -374,6 +392,10 @@ def print_row(r: dict[str, Any]) -> None:
     print(
         f"    scipy reverse Dijkstra, bounded     {r['scipy_bounded_ms']:>12.3f} ms  "
         f"Najda x{r['najda_ms'] / r['scipy_bounded_ms']:.2f} of it (snapping included in Najda)"
+    )
+    print(
+        f"      Najda's search alone, same bound  {r['kernel_bounded_ms']:>12.3f} ms  "
+        f"x{r['kernel_bounded_ms'] / r['scipy_bounded_ms']:.2f} of scipy's"
     )
     print(
         f"    networkx one search per unit        {r['nx_per_unit_ms']:>12.1f} ms  "

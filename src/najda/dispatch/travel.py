@@ -291,14 +291,17 @@ def rank_located(
     :func:`najda.dispatch.plans.fill_plan` gives the same fill as on all units. The
     units that cannot come are reported in full either way.
     """
-    from najda.routing.engine import UnitPosition, rank_units
+    from najda.routing.engine import UnitPositions, rank_units
 
     if not located:
         return [], []
     by_id = {item.unit.unit_id: item for item in located}
-    positions = [
-        UnitPosition(id=i, lon=item.position[0], lat=item.position[1]) for i, item in by_id.items()
-    ]
+    n = len(by_id)
+    positions = UnitPositions(
+        np.fromiter(by_id, dtype=np.int64, count=n),
+        np.fromiter((x.position[0] for x in by_id.values()), dtype=np.float64, count=n),
+        np.fromiter((x.position[1] for x in by_id.values()), dtype=np.float64, count=n),
+    )
     quotas = None
     if requirements is not None:
         quotas = plan_quotas(

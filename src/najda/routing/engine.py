@@ -72,6 +72,38 @@ class UnitPosition:
     lat: float
 
 
+@dataclass(frozen=True)
+class UnitPositions:
+    """Many units' ids and positions as arrays: the cheap way to hand a fleet to
+    :func:`rank_units` (a list of :class:`UnitPosition` is turned into this first).
+
+    Attributes
+    ----------
+    id
+        Unit ids (unique).
+    lon, lat
+        Their positions.
+    """
+
+    id: NDArray[np.int64]
+    lon: FloatArray
+    lat: FloatArray
+
+    @classmethod
+    def of(cls, units: UnitPositions | Sequence[UnitPosition]) -> UnitPositions:
+        if isinstance(units, UnitPositions):
+            return units
+        n = len(units)
+        return cls(
+            np.fromiter((u.id for u in units), dtype=np.int64, count=n),
+            np.fromiter((u.lon for u in units), dtype=np.float64, count=n),
+            np.fromiter((u.lat for u in units), dtype=np.float64, count=n),
+        )
+
+    def __len__(self) -> int:
+        return int(self.id.size)
+
+
 class Route:
     """A drivable path from a unit's road position to the incident's.
 
@@ -220,7 +252,7 @@ class Quota:
 def rank_units(
     graph: RoadGraph,
     point: tuple[float, float],
-    units: Sequence[UnitPosition],
+    units: UnitPositions | Sequence[UnitPosition],
     k: int,
     *,
     at: datetime | None = None,
@@ -238,7 +270,7 @@ def rank_units(
     point
         Incident location ``(lon, lat)``.
     units
-        Candidate units; ids must be unique.
+        Candidate units (a list, or :class:`UnitPositions` arrays); ids must be unique.
     k
         How many to return at most (fewer when fewer can come).
     at
@@ -277,14 +309,13 @@ def rank_units(
     incident = snap_point(graph, float(point[0]), float(point[1]), limit_m=snap_limit_m)
     weights, key, hour = edge_weights(graph, profile, at)
     name = profile.name if profile is not None else "free_flow"
-    n = len(units)
-    ids = np.fromiter((u.id for u in units), dtype=np.int64, count=n)
-    if np.unique(ids).size != ids.size:
+    fleet = UnitPositions.of(units)
+    ids, lon, lat = fleet.id, fleet.lon, fleet.lat
+    ordered = np.sort(ids)
+    if np.any(ordered[1:] == ordered[:-1]):
         raise InvalidInput("unit ids must be unique")
     if ids.size == 0:
         return Ranking(incident, (), (), 0.0, 0, name, hour)
-    lon = np.fromiter((u.lon for u in units), dtype=np.float64, count=n)
-    lat = np.fromiter((u.lat for u in units), dtype=np.float64, count=n)
     if cache_unit_snaps:
         snaps = unit_snap_cache(graph).snaps(graph, ids, lon, lat, limit_m=snap_limit_m)
     else:

@@ -262,7 +262,10 @@ class UnitSnapCache:
         self._reset(64)
 
     def _reset(self, capacity: int) -> None:
-        self._slot: dict[int, int] = {}
+        self._count = 0
+        # unit ids by slot, and the slots in id order: a lookup is one searchsorted
+        self._ids = np.zeros(capacity, dtype=np.int64)
+        self._by_id = np.zeros(0, dtype=np.int64)
         self._key = np.full((capacity, 3), np.nan)  # lon, lat, limit snapped for
         self._edge = np.full(capacity, -1, dtype=np.int32)
         self._twin = np.full(capacity, -1, dtype=np.int32)
@@ -273,10 +276,20 @@ class UnitSnapCache:
         self._ok = np.zeros(capacity, dtype=bool)
 
     def __len__(self) -> int:
-        return len(self._slot)
+        return self._count
 
     def _grow(self, capacity: int) -> None:
-        for name in ("_key", "_edge", "_twin", "_fraction", "_distance", "_lon", "_lat", "_ok"):
+        for name in (
+            "_ids",
+            "_key",
+            "_edge",
+            "_twin",
+            "_fraction",
+            "_distance",
+            "_lon",
+            "_lat",
+            "_ok",
+        ):
             old = getattr(self, name)
             new = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
             new[: old.shape[0]] = old
@@ -285,6 +298,14 @@ class UnitSnapCache:
     def clear(self) -> None:
         with self._lock:
             self._reset(64)
+
+    def _slots_of(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Slot of each id, -1 for ids not held."""
+        if self._by_id.size == 0:
+            return np.full(ids.size, -1, dtype=np.int64)
+        known = self._ids[self._by_id]
+        pos = np.minimum(np.searchsorted(known, ids), known.size - 1)
+        return np.where(known[pos] == ids, self._by_id[pos], -1)
 
     def snaps(
         self, graph: RoadGraph, ids: Any, lon: Any, lat: Any, *, limit_m: float | None = None
@@ -299,10 +320,9 @@ class UnitSnapCache:
         if not (ids.shape == lon.shape == lat.shape):
             raise ValueError("ids, lon and lat must have equal length")
         with self._lock:
-            if len(self._slot) + ids.size > self.maxsize:
+            if self._count + ids.size > self.maxsize:
                 self._reset(64)
-            get = self._slot.get
-            slots = np.fromiter((get(i, -1) for i in ids.tolist()), dtype=np.int64, count=ids.size)
+            slots = self._slots_of(ids)
             key = self._key[np.maximum(slots, 0)]
             fresh = (slots >= 0) & (key[:, 0] == lon) & (key[:, 1] == lat) & (key[:, 2] == limit)
             miss = np.flatnonzero(~fresh)
@@ -332,11 +352,13 @@ class UnitSnapCache:
     ) -> None:
         new = miss[slots[miss] < 0]
         if new.size:
-            first = len(self._slot)
-            if first + new.size > self._key.shape[0]:
-                self._grow(max(2 * self._key.shape[0], first + new.size))
+            first = self._count
+            if first + new.size > self._ids.shape[0]:
+                self._grow(max(2 * self._ids.shape[0], first + new.size))
             slots[new] = np.arange(first, first + new.size)
-            self._slot.update(zip(ids[new].tolist(), slots[new].tolist(), strict=True))
+            self._ids[slots[new]] = ids[new]
+            self._count = first + new.size
+            self._by_id = np.argsort(self._ids[: self._count], kind="stable")
         s = slots[miss]
         snapped = snap_points(graph, lon[miss], lat[miss], limit_m=limit)
         self._key[s] = np.column_stack([lon[miss], lat[miss], np.full(miss.size, limit)])
