@@ -1,3 +1,3 @@
 """Najda (نجدة): incident mapping and unit assignment for unified emergency operations centres."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

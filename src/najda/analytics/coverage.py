@@ -430,7 +430,7 @@ def load_available_units(
 
     now = now or utcnow()
     with engine.connect() as conn:
-        states = unit_states(conn)
+        states = unit_states(conn, home_jurisdictions=False)
     out = []
     for u in states:
         if agency is not None and u.agency_code != agency:

@@ -95,7 +95,11 @@ def recommend(
         incident = load_incident(conn, incident_id)
         requirements = outstanding(incident)
         capabilities = {r.capability for r in requirements}
-        units = unit_states(conn, capabilities=capabilities) if capabilities else []
+        units = (
+            unit_states(conn, capabilities=capabilities, home_jurisdictions=policy == "own_first")
+            if capabilities
+            else []
+        )
     eligible, excluded = split_eligible(
         units, capabilities=capabilities, now=now, max_age_s=max_age_s
     )
@@ -155,7 +159,7 @@ def estimate_units(
     that says why; a unit with no position at all gets no estimate.
     """
     with transaction(engine) as conn:
-        units = unit_states(conn, unit_ids=unit_ids)
+        units = unit_states(conn, unit_ids=unit_ids, home_jurisdictions=False)
     estimates, _, _ = _estimates(engine, graphs, incident, units, pace=pace)
     out = {u.unit_id: Estimate(method="none", reason="no_position") for u in units}
     for uid, r in estimates.items():
@@ -212,7 +216,7 @@ def available_units(
     now = now or utcnow()
     with transaction(engine) as conn:
         incident = load_incident(conn, incident_id)
-        units = [u for u in unit_states(conn) if u.status == "available"]
+        units = [u for u in unit_states(conn, home_jurisdictions=False) if u.status == "available"]
     estimates, located, basis = _estimates(engine, graphs, incident, units, pace=pace, now=now)
     listed = [
         AvailableUnit(

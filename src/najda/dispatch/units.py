@@ -20,11 +20,15 @@ _STATE_SQL = """
     SELECT u.id, u.call_sign, u.agency_id, a.code AS agency_code, t.code AS unit_type,
            t.capabilities, u.status, ST_X(u.last_position) AS fix_lon,
            ST_Y(u.last_position) AS fix_lat, u.last_fix_at, ST_X(s.geom) AS st_lon,
-           ST_Y(s.geom) AS st_lat, hj.id AS home_jurisdiction_id
+           ST_Y(s.geom) AS st_lat, {home} AS home_jurisdiction_id
     FROM unit u
     JOIN unit_type t ON t.id = u.unit_type_id
     JOIN agency a ON a.id = u.agency_id
     LEFT JOIN station s ON s.id = u.station_id
+"""
+# A unit's home jurisdiction: its agency's covering its station (else its last position).
+# Only the own_first policy needs it, and it is the costly part of the query.
+_HOME_SQL = """
     LEFT JOIN LATERAL (
         SELECT p.jurisdiction_id AS id FROM jurisdiction_part p
         WHERE p.agency_id = u.agency_id
@@ -58,11 +62,13 @@ def unit_states(
     *,
     capabilities: Iterable[str] | None = None,
     unit_ids: Iterable[int] | None = None,
+    home_jurisdictions: bool = True,
 ) -> list[UnitState]:
     """Units having any of ``capabilities`` (or exactly ``unit_ids``), by id.
 
     A unit's home jurisdiction is its agency's jurisdiction covering its home station
-    (or, without a station, its last position).
+    (or, without a station, its last position); without ``home_jurisdictions`` it is
+    left None (the ``nearest`` policy does not use it).
     """
     where: list[str] = []
     params: dict[str, Any] = {}
@@ -72,7 +78,9 @@ def unit_states(
     if unit_ids is not None:
         where.append("u.id = ANY(:ids)")
         params["ids"] = sorted(set(unit_ids))
-    sql = _STATE_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY u.id"
+    sql = _STATE_SQL.format(home="hj.id" if home_jurisdictions else "NULL")
+    sql += _HOME_SQL if home_jurisdictions else ""
+    sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY u.id"
     return [_state(r) for r in conn.execute(text(sql), params)]
 
 
