@@ -60,7 +60,8 @@ bench: setup
 	$(PY) benchmarks/analytics.py
 
 # refresh the README's screenshots from the last test run's artifacts
-SHOTS := console-en console-ar planner-coverage planner-heatmap
+SHOTS := console-en console-ar planner-coverage planner-heatmap console-doha-ar console-doha-en \
+	console-offnet-en console-offnet-ar planner-doha-siting-en planner-doha-siting-ar map-doha-roads-en
 screenshots:
 	mkdir -p docs/screenshots
 	for s in $(SHOTS); do cp artifacts/screenshots/$$s.png docs/screenshots/; done
