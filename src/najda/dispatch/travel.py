@@ -209,7 +209,7 @@ class RouteCoords(Sequence[tuple[float, float]]):
 
     def _list(self) -> list[tuple[float, float]]:
         if self._coords is None:
-            self._coords = [(float(x), float(y)) for x, y in self._route.coords]
+            self._coords = [(x, y) for x, y in self._route.coords.tolist()]
         return self._coords
 
     @overload

@@ -41,7 +41,23 @@ def _point(lon: float | None, lat: float | None) -> tuple[float, float] | None:
     return None if lon is None or lat is None else (float(lon), float(lat))
 
 
+# Rows read again unchanged (most units between two requests) give the same UnitState:
+# a worker keeps them by row value, so a recommendation does not rebuild ~200 objects.
+_STATES: dict[tuple[Any, ...], UnitState] = {}
+_STATES_MAX = 50_000
+
+
 def _state(row: Any) -> UnitState:
+    key = tuple(tuple(v) if isinstance(v, list) else v for v in row)  # arrays come as lists
+    state = _STATES.get(key)
+    if state is None:
+        if len(_STATES) >= _STATES_MAX:
+            _STATES.clear()
+        state = _STATES[key] = _new_state(row)
+    return state
+
+
+def _new_state(row: Any) -> UnitState:
     return UnitState(
         unit_id=row.id,
         call_sign=row.call_sign,
